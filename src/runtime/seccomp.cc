@@ -26,7 +26,8 @@ using FilterCtx = std::unique_ptr<void, CtxRelease>;  // scmp_filter_ctx is a vo
 
 constexpr uint32_t kDefaultErrno = EPERM;
 
-// libseccomp returns -errno.
+// Errors in the spec itself carry code 0: there is no kernel reason to print. libseccomp
+// returns -errno.
 Error Lib(int rc, const char* what) { return MakeError(-rc, "libseccomp %s", what); }
 
 Result<uint32_t> ParseAction(const std::string& name, std::optional<uint32_t> errno_ret,
@@ -40,7 +41,7 @@ Result<uint32_t> ParseAction(const std::string& name, std::optional<uint32_t> er
   if (name == "SCMP_ACT_ALLOW") return SCMP_ACT_ALLOW;
   if (name == "SCMP_ACT_LOG") return SCMP_ACT_LOG;
   if (name == "SCMP_ACT_NOTIFY") return SCMP_ACT_NOTIFY;
-  return MakeError(EINVAL, "%s: unknown action \"%s\"", field.c_str(), name.c_str());
+  return MakeError(0, "%s: unknown action \"%s\"", field.c_str(), name.c_str());
 }
 
 Result<scmp_compare> ParseOp(const std::string& name, const std::string& field) {
@@ -56,7 +57,7 @@ Result<scmp_compare> ParseOp(const std::string& name, const std::string& field) 
   for (const auto& [n, op] : kOps) {
     if (name == n) return op;
   }
-  return MakeError(EINVAL, "%s: unknown operator \"%s\"", field.c_str(), name.c_str());
+  return MakeError(0, "%s: unknown operator \"%s\"", field.c_str(), name.c_str());
 }
 
 // "SCMP_ARCH_X86_64" -> libseccomp's own name "x86_64", which it resolves to a token.
@@ -69,7 +70,7 @@ Result<uint32_t> ParseArch(const std::string& name, const std::string& field) {
     token = seccomp_arch_resolve_name(lower.c_str());
   }
   if (token == 0) {
-    return MakeError(EINVAL, "%s: unknown architecture \"%s\"", field.c_str(), name.c_str());
+    return MakeError(0, "%s: unknown architecture \"%s\"", field.c_str(), name.c_str());
   }
   return token;
 }
@@ -83,12 +84,12 @@ Result<unsigned> ParseFlag(const std::string& name, const std::string& field) {
     return SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
   }
 #endif
-  return MakeError(EINVAL, "%s: unknown flag \"%s\"", field.c_str(), name.c_str());
+  return MakeError(0, "%s: unknown flag \"%s\"", field.c_str(), name.c_str());
 }
 
 Result<scmp_arg_cmp> ParseArg(const oci::SeccompArg& a, const std::string& field) {
   if (a.index >= 6) {
-    return MakeError(EINVAL, "%s.index: %u is not an argument index (0-5)", field.c_str(), a.index);
+    return MakeError(0, "%s.index: %u is not an argument index (0-5)", field.c_str(), a.index);
   }
   scmp_compare op = TRY(ParseOp(a.op, field + ".op"));
   // For SCMP_CMP_MASKED_EQ the OCI "value" is the mask and "valueTwo" the value compared
@@ -161,13 +162,14 @@ Result<std::vector<sock_filter>> ExportBpf(void* ctx) {
 Result<FilterCtx> NewFilter(const oci::Seccomp& spec, uint32_t* default_action) {
   const std::string f = "linux.seccomp";
   if (spec.default_action == "SCMP_ACT_NOTIFY") {
-    return MakeError(EINVAL, "%s.defaultAction: SCMP_ACT_NOTIFY can't be the default", f.c_str());
+    return MakeError(0, "%s.defaultAction: SCMP_ACT_NOTIFY can't be the default", f.c_str());
   }
   *default_action =
       TRY(ParseAction(spec.default_action, spec.default_errno_ret, f + ".defaultAction"));
   FilterCtx ctx(seccomp_init(*default_action));
-  if (!ctx)
+  if (!ctx) {
     return MakeError(EINVAL, "libseccomp init (default action %s)", spec.default_action.c_str());
+  }
   // The runtime sets no_new_privs itself, and only when process.noNewPrivileges says so.
   int rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_NNP, 0);
   if (rc < 0) return Lib(rc, "set CTL_NNP");

@@ -171,6 +171,16 @@ TEST(DefaultSeccompProfile, Compiles) {
   MustCompile(admin);
 }
 
+TEST(DefaultSeccompProfile, EveryGatingCapabilityCompiles) {
+  // syslog, bpf and perf_event_open are then allowed by two entries each.
+  oci::Seccomp s = DefaultSeccompProfile(
+      {"CAP_DAC_READ_SEARCH", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_CHROOT", "CAP_SYS_MODULE",
+       "CAP_SYS_PACCT", "CAP_SYS_PTRACE", "CAP_SYS_RAWIO", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG",
+       "CAP_SYS_NICE", "CAP_SYSLOG", "CAP_BPF", "CAP_PERFMON"});
+  SeccompProgram p = MustCompile(s);
+  EXPECT_LE(p.filter.size(), 4096u);
+}
+
 TEST(LoadSeccomp, ErrnoRuleSeenByTheChild) {
   SeccompProgram p = MustCompile(AllowAllBut({Rule({"getpgid"}, "SCMP_ACT_ERRNO", 42)}));
   int st = RunFiltered(p, [] { return ErrnoOf(syscall(SYS_getpgid, 0)); });
@@ -195,6 +205,21 @@ TEST(LoadSeccomp, ArgumentComparisons) {
   st = RunFiltered(p, [] { return ErrnoOf(syscall(SYS_getpgid, 0x7153)); });  // & 0xf00 = 0x100
   ASSERT_TRUE(WIFEXITED(st));
   EXPECT_EQ(WEXITSTATUS(st), 78);
+}
+
+// Two comparisons of one argument can't both hold; runc reads them as "either", one rule
+// each, and so does skiff.
+TEST(LoadSeccomp, SameArgumentTwiceMeansEither) {
+  SeccompProgram p = MustCompile(AllowAllBut({Rule(
+      {"getpgid"}, "SCMP_ACT_ERRNO", 79, {Arg(0, 5, "SCMP_CMP_EQ"), Arg(0, 6, "SCMP_CMP_EQ")})}));
+  int st = RunFiltered(p, [] {
+    if (ErrnoOf(syscall(SYS_getpgid, 5)) != 79) return 1;
+    if (ErrnoOf(syscall(SYS_getpgid, 6)) != 79) return 2;
+    if (ErrnoOf(syscall(SYS_getpgid, 0)) != 0) return 3;
+    return 0;
+  });
+  ASSERT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 0);
 }
 
 TEST(LoadSeccomp, KillProcess) {
