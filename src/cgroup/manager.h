@@ -34,6 +34,13 @@ struct Hierarchies {
 // Detected once per process (cached); the mountinfo path is a parameter for tests.
 Result<Hierarchies> Detect(const std::string& mountinfo = "/proc/self/mountinfo");
 
+// A process's own cgroup per hierarchy, from /proc/<pid>/cgroup: "4:memory:/a" gives
+// memory -> /a, "1:cpu,cpuacct:/b" gives both names, "0::/c" gives "" -> /c (cgroup2).
+Result<std::map<std::string, std::string>> ReadProcCgroup(
+    const std::string& path = "/proc/self/cgroup");
+// Parses mountinfo text (Detect without the cache and without reading cgroup.controllers).
+Hierarchies ParseMountinfo(const std::string& text);
+
 // Resolves a spec's linux.cgroupsPath for one hierarchy: absolute paths are relative to the
 // hierarchy root, relative ones to the caller's own cgroup there (from /proc/self/cgroup),
 // empty means "/skiff/<id>".

@@ -1,0 +1,29 @@
+// Seccomp: the parent half. Compiles linux.seccomp into a classic BPF program with
+// libseccomp before clone (STYLE.md rule 6); the child loads it with
+// child::LoadSeccomp right before execve.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "oci/spec.h"
+#include "runtime/child/seccomp_load.h"
+
+namespace skiff::runtime {
+
+// Builds the filter the spec describes. Syscall names this libseccomp does not know are
+// skipped, as runc and crun do: profiles list syscalls of newer kernels and other
+// architectures. An unknown action, operator, architecture or flag is an error naming the
+// field: `linux.seccomp.syscalls[3].action: unknown action "X"`.
+Result<SeccompProgram> CompileSeccomp(const oci::Seccomp& spec);
+
+// A profile equal in effect to Docker's default (moby profiles/seccomp/default.json),
+// resolved as Docker resolves it for a container with the given capabilities
+// ("CAP_SYS_ADMIN"...) on the architecture skiff was built for: defaultAction
+// SCMP_ACT_ERRNO (EPERM), an allowlist, personality and socket restricted by argument,
+// clone without namespace flags and clone3 failing with ENOSYS unless CAP_SYS_ADMIN is held,
+// and the syscalls each capability needs allowed only with that capability.
+oci::Seccomp DefaultSeccompProfile(const std::vector<std::string>& capabilities);
+
+}  // namespace skiff::runtime
