@@ -1,9 +1,188 @@
-// skiff-runtime: a runc-compatible OCI runtime CLI. Parsing and printing only.
+// skiff-runtime: a runc-compatible OCI runtime CLI. Parsing and printing only; the work is
+// in src/runtime.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
 #include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "base/file.h"
+#include "oci/spec.h"
+#include "runtime/container.h"
+#include "runtime/state.h"
+
+namespace {
+
+using namespace skiff;
+
+constexpr const char* kVersion = "0.1.0";
+
+struct Globals {
+  std::string root = "/run/skiff-runtime";
+  std::string log;
+  std::string log_format = "text";
+  bool debug = false;
+  bool systemd_cgroup = false;
+  std::string rootless = "auto";
+};
+
+Globals g;
+
+// One line on stderr; also into --log (json lines as runc writes them, which containerd
+// reads back when a command fails).
+int Fail(const Error& e) {
+  std::string line = e.Message();
+  std::fprintf(stderr, "skiff-runtime: %s\n", line.c_str());
+  if (!g.log.empty()) {
+    int fd = ::open(g.log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      std::string out;
+      if (g.log_format == "json") {
+        nlohmann::json j = {{"level", "error"}, {"msg", line}, {"time", runtime::NowRfc3339()}};
+        out = j.dump() + "\n";
+      } else {
+        out = "time=\"" + runtime::NowRfc3339() + "\" level=error msg=\"" + line + "\"\n";
+      }
+      (void)!::write(fd, out.data(), out.size());
+      ::close(fd);
+    }
+  }
+  return 1;
+}
+
+int Done(const Status& st) { return st.ok() ? 0 : Fail(st.error()); }
+
+void AddCreateFlags(CLI::App* cmd, runtime::CreateOptions* o) {
+  cmd->add_option("container-id", o->id, "the container's unique id")->required();
+  cmd->add_option("-b,--bundle", o->bundle, "path to the bundle directory (default: .)");
+  cmd->add_option("--pid-file", o->pid_file, "write the container process's pid here");
+  cmd->add_option("--console-socket", o->console_socket,
+                  "unix socket to receive the pty master of a terminal container");
+  cmd->add_flag("--no-pivot", o->no_pivot, "use chroot instead of pivot_root (weaker)");
+  cmd->add_flag("--no-new-keyring", o->no_new_keyring, "keep the caller's session keyring");
+  cmd->add_option("--preserve-fds", o->preserve_fds, "pass fds 3..3+N-1 to the container");
+}
+
+std::string ListTable(const std::vector<runtime::ListEntry>& list) {
+  std::string out = StrFormat("%-20s %-8s %-10s %-40s %-30s %s\n", "ID", "PID", "STATUS",
+                              "BUNDLE", "CREATED", "OWNER");
+  for (const auto& e : list) {
+    int pid = e.status == runtime::ContainerStatus::kStopped ? 0 : e.state.pid;
+    out += StrFormat("%-20s %-8d %-10s %-40s %-30s %s\n", e.state.id.c_str(), pid,
+                     runtime::StatusName(e.status), e.state.bundle.c_str(),
+                     e.state.created.c_str(), e.state.owner.empty() ? "root" : e.state.owner.c_str());
+  }
+  return out;
+}
+
+int Spec(const std::string& bundle, bool rootless) {
+  std::string path = (bundle.empty() ? std::string(".") : bundle) + "/config.json";
+  if (PathExists(path)) return Fail(MakeError(EEXIST, "spec: %s already exists", path.c_str()));
+  std::string text = oci::DefaultSpecJson(rootless, ::getuid(), ::getgid());
+  return Done(WriteFileAtomic(path, text + "\n", 0644).Wrap("spec"));
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  (void)argc;
-  (void)argv;
-  std::puts("skiff-runtime version 0.1.0");
+  CLI::App app{"skiff-runtime: an OCI runtime (runc-compatible command line)", "skiff-runtime"};
+  app.set_version_flag("-v,--version",
+                       std::string("skiff-runtime version ") + kVersion + "\nspec: " +
+                           oci::kOciVersion);
+  app.add_option("--root", g.root, "state directory (default /run/skiff-runtime)");
+  app.add_option("--log", g.log, "log file");
+  app.add_option("--log-format", g.log_format, "log format: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_flag("--debug", g.debug, "debug output");
+  app.add_flag("--systemd-cgroup", g.systemd_cgroup, "use systemd for cgroups");
+  app.add_option("--rootless", g.rootless, "rootless mode: auto, true or false");
+  app.require_subcommand(1);
+
+  runtime::CreateOptions co;
+  auto* create = app.add_subcommand("create", "create a container (it waits for start)");
+  AddCreateFlags(create, &co);
+
+  std::string id;
+  auto* start = app.add_subcommand("start", "start a created container");
+  start->add_option("container-id", id)->required();
+
+  auto* state = app.add_subcommand("state", "print a container's state as JSON");
+  state->add_option("container-id", id)->required();
+
+  bool all = false;
+  std::string signal = "SIGTERM";
+  auto* kill = app.add_subcommand("kill", "send a signal to a container's init (or all)");
+  kill->add_option("container-id", id)->required();
+  kill->add_option("signal", signal, "signal name or number (default SIGTERM)");
+  kill->add_flag("-a,--all", all, "signal every process in the container");
+
+  bool force = false;
+  auto* del = app.add_subcommand("delete", "delete a container's resources");
+  del->add_option("container-id", id)->required();
+  del->add_flag("-f,--force", force, "kill it first if it is running");
+
+  bool detach = false, keep = false;
+  auto* run = app.add_subcommand("run", "create and start a container, wait for it");
+  AddCreateFlags(run, &co);
+  run->add_flag("-d,--detach", detach, "return once started");
+  run->add_flag("--keep", keep, "do not delete the container after it exits");
+
+  std::string format = "table";
+  bool quiet = false;
+  auto* list = app.add_subcommand("list", "list containers");
+  list->add_option("-f,--format", format, "table or json")->check(CLI::IsMember({"table", "json"}));
+  list->add_flag("-q,--quiet", quiet, "print only ids");
+
+  std::string spec_bundle;
+  bool spec_rootless = false;
+  auto* spec = app.add_subcommand("spec", "write a default config.json");
+  spec->add_option("-b,--bundle", spec_bundle, "directory to write it in");
+  spec->add_flag("--rootless", spec_rootless, "a spec for an unprivileged user");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (g.systemd_cgroup)
+    return Fail(MakeError(ENOTSUP, "--systemd-cgroup: systemd cgroup management is not supported; "
+                                   "skiff-runtime manages cgroupfs directly"));
+  co.root = g.root;
+  if (*create) return Done(runtime::Create(co));
+  if (*start) return Done(runtime::Start(g.root, id));
+  if (*state) {
+    auto r = runtime::StateOf(g.root, id);
+    if (!r.ok()) return Fail(r.error());
+    std::puts(r->c_str());
+    return 0;
+  }
+  if (*kill) {
+    auto sig = runtime::ParseSignal(signal);
+    if (!sig.ok()) return Fail(sig.error());
+    return Done(runtime::Kill(g.root, id, *sig, all));
+  }
+  if (*del) return Done(runtime::Delete(g.root, id, force));
+  if (*run) {
+    auto r = runtime::Run(co, detach, keep);
+    if (!r.ok()) return Fail(r.error());
+    return *r;
+  }
+  if (*list) {
+    auto r = runtime::List(g.root);
+    if (!r.ok()) return Fail(r.error());
+    if (quiet) {
+      for (const auto& e : *r) std::puts(e.state.id.c_str());
+    } else if (format == "json") {
+      std::string out = "[";
+      for (size_t i = 0; i < r->size(); ++i) {
+        if (i) out += ",";
+        out += runtime::StateJson((*r)[i].state, (*r)[i].status, -1);
+      }
+      std::puts((out + "]").c_str());
+    } else {
+      std::fputs(ListTable(*r).c_str(), stdout);
+    }
+    return 0;
+  }
+  if (*spec) return Spec(spec_bundle, spec_rootless);
   return 0;
 }

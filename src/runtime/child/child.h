@@ -1,0 +1,28 @@
+// The only code that runs between clone and execve (STYLE.md rule 7): it links only base,
+// throws nothing, and ends in execve or _exit. Errors go to the parent as {errno, msg}.
+#pragma once
+
+#include "runtime/plan.h"
+
+namespace skiff::runtime::child {
+
+// The clone3 child's entry. Never returns.
+[[noreturn]] void Run(const ChildPlan& plan);
+
+// The steps, in the files that own them (called from Run in order).
+Status PrepareRootfs(const ChildPlan& plan);  // rootfs.cc: mounts, devices, masks, pivot_root
+Status ApplyIdentity(const ChildPlan& plan);   // process.cc: hostname, rlimits, oom score
+// process.cc: the executable found in the container's root (before create returns, so
+// that "not found" fails create as in runc), then the start wait, user, caps and execve.
+Result<std::string> ResolveExecutable(const ChildPlan& plan);
+Status FinishAndExec(const ChildPlan& plan, const std::string& path, int* report_fd);
+
+// Resolves a container path inside the root dirfd without ever leaving it (openat2
+// RESOLVE_IN_ROOT), creating missing directories (and the last component as a file when
+// asked). Returns an O_PATH fd. (paths.cc)
+Result<UniqueFd> MkdirAllInRoot(int rootfd, const std::string& path, bool last_is_file);
+Result<UniqueFd> OpenInRoot(int rootfd, const std::string& path, int flags);
+// "/proc/self/fd/N": the path mount(2) takes for an fd resolved inside the root.
+std::string FdPath(int fd);
+
+}  // namespace skiff::runtime::child

@@ -1,0 +1,126 @@
+// The child's entry: a flat list of steps, in the order the kernel requires (STYLE.md
+// rule 8). Each ordering constraint is written beside the step that depends on it.
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "base/file.h"
+#include "runtime/child/child.h"
+#include "runtime/sync.h"
+
+namespace skiff::runtime::child {
+namespace {
+
+void Report(int fd, const Error& e) {
+  SyncMsg m = {};
+  m.type = SyncType::kError;
+  m.err = e.code;
+  size_t n = std::min(e.msg.size(), sizeof m.msg - 1);
+  memcpy(m.msg, e.msg.data(), n);
+  (void)SendSync(fd, m);
+}
+
+Status JoinCgroup(const ChildPlan& plan) {
+  // Before any namespace is created or joined: the cgroup namespace made below takes the
+  // cgroup we are in at that moment as its root.
+  for (int fd : plan.cgroup_tasks_fds) {
+    if (::write(fd, "0", 1) < 0) return Errno("join cgroup (tasks)");
+    ::close(fd);
+  }
+  return Ok();
+}
+
+Status JoinNamespaces(const ChildPlan& plan) {
+  // The user namespace comes first (it is first in the list): joining the others needs
+  // the capabilities it gives.
+  for (const NsJoin& ns : plan.joins) {
+    if (::setns(ns.fd.get(), ns.nstype) < 0) return Errno("join namespace %s", ns.path.c_str());
+  }
+  if (plan.unshare_flags && ::unshare(static_cast<int>(plan.unshare_flags)) < 0)
+    return Errno("unshare namespaces");
+  return Ok();
+}
+
+Status WaitForMaps(const ChildPlan& plan) {
+  if (!plan.new_userns) return Ok();
+  SyncMsg m;
+  bool got = TRY(RecvSync(plan.sync_fd, &m));
+  if (!got || m.type != SyncType::kGo) _exit(1);  // parent failed and reports it
+  // Become the namespace's root where it is mapped; the final uid comes at exec.
+  if (::setresgid(0, 0, 0) < 0 && errno != EINVAL) return Errno("setgid 0 in user namespace");
+  if (::setresuid(0, 0, 0) < 0 && errno != EINVAL) return Errno("setuid 0 in user namespace");
+  return Ok();
+}
+
+// setns(CLONE_NEWPID) moves only future children: one more fork enters the namespace.
+// The intermediate reports its child's pid and leaves.
+Status ForkIntoPidns(const ChildPlan& plan) {
+  if (!plan.fork_into_pidns) return Ok();
+  pid_t pid = ::fork();
+  if (pid < 0) return Errno("fork into pid namespace");
+  if (pid == 0) return Ok();
+  SyncMsg m = {};
+  m.type = SyncType::kChildPid;
+  m.pid = pid;
+  (void)SendSync(plan.sync_fd, m);
+  _exit(0);
+}
+
+Status UnshareLate(const ChildPlan& plan) {
+  if (plan.unshare_cgroup && ::unshare(CLONE_NEWCGROUP) < 0) return Errno("unshare cgroup ns");
+  if (plan.unshare_time) {
+    // Offsets can only be set while no process is in the namespace; execve enters it.
+    if (::unshare(0x80 /* CLONE_NEWTIME */) < 0) return Errno("unshare time ns");
+    TRY(WriteFile("/proc/self/timens_offsets", plan.timens_offsets).Wrap("time offsets"));
+  }
+  return Ok();
+}
+
+Status Steps(const ChildPlan& plan, std::string* exe) {
+  for (int fd : plan.close_in_child) ::close(fd);
+  // Not dumpable while we carry the runtime's memory inside the container's namespaces: no
+  // process in there may ptrace us or open /proc/<pid>/exe (CVE-2019-5736). execve resets it.
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return Errno("prctl dumpable");
+  // Die with the parent during setup; a parent that died before this line is caught by
+  // the getppid check (in a new pid namespace getppid() is 0: there the sync socket's EOF
+  // tells us instead, at the next message).
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) return Errno("prctl pdeathsig");
+  pid_t expected_ppid = (plan.clone_flags & CLONE_NEWPID) ? 0 : plan.parent_pid;
+  if (::getppid() != expected_ppid) _exit(1);
+  ::umask(0);  // device nodes and directories get exactly the modes asked for
+
+  TRY(WaitForMaps(plan));
+  TRY(JoinCgroup(plan));
+  TRY(JoinNamespaces(plan));
+  TRY(ForkIntoPidns(plan));
+  TRY(UnshareLate(plan));
+  TRY(ApplyIdentity(plan));  // oom_score_adj goes through the host's /proc: before pivot
+  TRY(PrepareRootfs(plan));
+  *exe = TRY(ResolveExecutable(plan));
+
+  SyncMsg created = {};
+  created.type = SyncType::kCreated;
+  created.pid = ::getpid();
+  TRY(SendSync(plan.sync_fd, created));
+  return Ok();
+}
+
+}  // namespace
+
+[[noreturn]] void Run(const ChildPlan& plan) {
+  // Errors go to the parent over the sync socket until the start wait; after it, to whoever
+  // started us (create's `start` holds the start.sock connection).
+  int report_fd = plan.sync_fd;
+  std::string exe;
+  Status st = Steps(plan, &exe);
+  if (st.ok()) st = FinishAndExec(plan, exe, &report_fd);
+  Report(report_fd, st.error());
+  _exit(127);
+}
+
+}  // namespace skiff::runtime::child

@@ -1,0 +1,147 @@
+// The container process's identity and its last steps before execve.
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "base/syscalls.h"
+#include "base/file.h"
+#include "runtime/child/child.h"
+#include "runtime/sync.h"
+
+namespace skiff::runtime::child {
+namespace {
+
+constexpr const char* kDefaultPath =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+std::string EnvPath(const std::vector<std::string>& env) {
+  for (const auto& e : env)
+    if (e.rfind("PATH=", 0) == 0) return e.substr(5);
+  return kDefaultPath;
+}
+
+// execvp's search, done against the container's root after pivot_root and before the
+// start wait, so that "not found" fails create (as runc does) rather than start.
+Result<std::string> LookPath(const std::string& name, const std::vector<std::string>& env) {
+  if (name.empty()) return MakeError(EINVAL, "process.args[0] is empty");
+  if (name.find('/') != std::string::npos) {
+    if (::access(name.c_str(), X_OK) < 0) return Errno("exec %s", name.c_str());
+    return name;
+  }
+  std::string path = EnvPath(env);
+  int last_err = ENOENT;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t end = path.find(':', pos);
+    if (end == std::string::npos) end = path.size();
+    // An empty PATH element means the current directory.
+    std::string dir = end > pos ? path.substr(pos, end - pos) : std::string(1, '.');
+    std::string candidate = dir + "/" + name;
+    struct stat st;
+    if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+      last_err = errno;
+    }
+    pos = end + 1;
+  }
+  return MakeError(last_err, "exec %s: not found in $PATH", name.c_str());
+}
+
+Status SwitchUser(const ChildPlan& plan) {
+  // Supplementary groups are always set, even to none: the host's must not leak in.
+  if (::setgroups(plan.groups.size(), plan.groups.data()) < 0) {
+    // An unprivileged gid_map comes with setgroups=deny; then there is nothing to clear.
+    if (!(errno == EPERM && plan.new_userns && plan.groups.empty()))
+      return Errno("setgroups");
+  }
+  if (::setresgid(plan.gid, plan.gid, plan.gid) < 0) return Errno("setgid %u", plan.gid);
+  // Keep the permitted set across the uid change; the capability step trims it afterwards.
+  if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return Errno("prctl keepcaps");
+  if (::setresuid(plan.uid, plan.uid, plan.uid) < 0) return Errno("setuid %u", plan.uid);
+  if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) return Errno("prctl keepcaps");
+  return Ok();
+}
+
+Status WaitStart(const ChildPlan& plan, int* report_fd) {
+  if (plan.start_listen_fd < 0) {
+    SyncMsg m;
+    bool got = TRY(RecvSync(plan.sync_fd, &m));
+    if (!got || m.type != SyncType::kStart) _exit(0);  // the parent gave up: nothing to run
+    return Ok();
+  }
+  // create: `start` connects to start.sock; it learns of a failed exec from a kError on the
+  // connection, and of a successful one from EOF (the fd is CLOEXEC).
+  int conn;
+  do {
+    conn = ::accept4(plan.start_listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+  } while (conn < 0 && errno == EINTR);
+  if (conn < 0) return Errno("wait for start");
+  *report_fd = conn;
+  ::close(plan.start_listen_fd);
+  return Ok();
+}
+
+}  // namespace
+
+Status ApplyIdentity(const ChildPlan& plan) {
+  if (plan.hostname && ::sethostname(plan.hostname->data(), plan.hostname->size()) < 0)
+    return Errno("sethostname %s", plan.hostname->c_str());
+  if (plan.domainname && ::setdomainname(plan.domainname->data(), plan.domainname->size()) < 0)
+    return Errno("setdomainname %s", plan.domainname->c_str());
+  for (const RlimitStep& r : plan.rlimits) {
+    if (::setrlimit(r.resource, &r.value) < 0)
+      return Errno("setrlimit %d to %llu/%llu", r.resource,
+                   static_cast<unsigned long long>(r.value.rlim_cur),
+                   static_cast<unsigned long long>(r.value.rlim_max));
+  }
+  if (plan.oom_score_adj) {
+    std::string v = std::to_string(*plan.oom_score_adj);
+    TRY(WriteFile("/proc/self/oom_score_adj", v));
+  }
+  if (plan.personality && ::personality(*plan.personality) < 0) return Errno("personality");
+  return Ok();
+}
+
+Result<std::string> ResolveExecutable(const ChildPlan& plan) {
+  return LookPath(plan.args[0], plan.env);
+}
+
+Status FinishAndExec(const ChildPlan& plan, const std::string& path, int* report_fd) {
+  bool cwd_done = ::chdir(plan.cwd.c_str()) == 0;
+  if (!cwd_done && errno != EACCES && errno != EPERM) return Errno("chdir %s", plan.cwd.c_str());
+
+  // Every fd not passed on is closed at execve (CVE-2024-21626: a leaked host fd, such as a
+  // cgroup directory, lets the container walk out of its root). CLOEXEC rather than close,
+  // because the report fd must live until the execve itself.
+  unsigned first = 3 + static_cast<unsigned>(plan.preserve_fds);
+  if (sys::CloseRange(first, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */) < 0) return Errno("close_range");
+  for (int fd = 3; fd < static_cast<int>(first); ++fd) {
+    if (::fcntl(fd, F_SETFD, 0) < 0) return Errno("keep fd %d", fd);
+  }
+
+  ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);  // create's parent exits: the container stays
+  TRY(WaitStart(plan, report_fd));
+
+  TRY(SwitchUser(plan));
+  if (!cwd_done && ::chdir(plan.cwd.c_str()) < 0) return Errno("chdir %s", plan.cwd.c_str());
+  if (plan.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    return Errno("prctl no_new_privs");
+  ::umask(plan.umask.value_or(022));
+
+  std::vector<char*> argv, envp;
+  for (const auto& a : plan.args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : plan.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  ::execve(path.c_str(), argv.data(), envp.data());
+  return Errno("exec %s", path.c_str());
+}
+
+}  // namespace skiff::runtime::child

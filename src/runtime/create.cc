@@ -1,0 +1,224 @@
+// create: from a bundle to a container process waiting for start. The parent plans
+// everything, makes the cgroup, clones, writes the id maps, and waits for the child's
+// report; any failure on the way undoes all of it (no cgroup, mount, state dir or process
+// is left behind).
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "base/file.h"
+#include "base/syscalls.h"
+#include "cgroup/manager.h"
+#include "oci/spec.h"
+#include "runtime/child/child.h"
+#include "runtime/create_internal.h"
+#include "runtime/planner.h"
+#include "runtime/sync.h"
+
+namespace skiff::runtime {
+namespace {
+
+std::string IdMapText(const std::vector<oci::IdMapping>& maps) {
+  std::string out;
+  for (const auto& m : maps) out += StrFormat("%u %u %u\n", m.container_id, m.host_id, m.size);
+  return out;
+}
+
+// The privileged parent writes the maps (user_namespaces(7)); an unprivileged one must deny
+// setgroups first or the kernel refuses its gid_map.
+Status WriteIdMapsForChild(pid_t pid, const oci::Linux& l) {
+  if (::geteuid() != 0)
+    TRY(WriteFile(StrFormat("/proc/%d/setgroups", pid), "deny").Wrap("user namespace"));
+  if (!l.uid_mappings.empty())
+    TRY(WriteFile(StrFormat("/proc/%d/uid_map", pid), IdMapText(l.uid_mappings))
+            .Wrap("write uid_map"));
+  if (!l.gid_mappings.empty())
+    TRY(WriteFile(StrFormat("/proc/%d/gid_map", pid), IdMapText(l.gid_mappings))
+            .Wrap("write gid_map"));
+  return Ok();
+}
+
+// sockaddr_un holds 108 bytes; a long --root would not fit, so the name goes through the
+// state directory's fd ("/proc/self/fd/N/start.sock"), which always does.
+Result<struct sockaddr_un> StartSockAddr(int dirfd) {
+  struct sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/start.sock", dirfd);
+  return addr;
+}
+
+Result<UniqueFd> ListenStart(int dirfd) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!fd) return Errno("socket");
+  auto addr = TRY(StartSockAddr(dirfd));
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+    return Errno("bind start.sock");
+  if (::listen(fd.get(), 4) < 0) return Errno("listen start.sock");
+  return fd;
+}
+
+Status CheckPreservedFds(int n) {
+  for (int fd = 3; fd < 3 + n; ++fd)
+    if (::fcntl(fd, F_GETFD) < 0) return MakeError(EBADF, "--preserve-fds: fd %d is not open", fd);
+  return Ok();
+}
+
+Result<std::string> ResolveBundle(const std::string& bundle) {
+  char buf[PATH_MAX];
+  const char* in = bundle.empty() ? "." : bundle.c_str();
+  if (!::realpath(in, buf)) return Errno("bundle %s", in);
+  return std::string(buf);
+}
+
+oci::Resources ResourcesWithDefaults(const oci::Spec& spec) {
+  oci::Resources r;
+  if (spec.linux && spec.linux->resources) r = *spec.linux->resources;
+  // As runc: deny everything not listed, then the default devices and those of the spec.
+  std::vector<oci::DeviceRule> rules;
+  rules.push_back({false, "a", std::nullopt, std::nullopt, "rwm"});
+  for (const auto& d : r.devices) rules.push_back(d);
+  for (const auto& d : DefaultDeviceRules()) rules.push_back(d);
+  if (spec.linux) {
+    for (const auto& d : spec.linux->devices) {
+      if (d.type == "p") continue;
+      rules.push_back({true, d.type == "b" ? "b" : "c", d.major, d.minor, "rwm"});
+    }
+  }
+  r.devices = std::move(rules);
+  return r;
+}
+
+Status WaitForChild(int sync_fd, pid_t* pid) {
+  for (;;) {
+    SyncMsg m;
+    bool got = TRY(RecvSync(sync_fd, &m));
+    if (!got) return MakeError(ECHILD, "container process exited during setup");
+    switch (m.type) {
+      case SyncType::kChildPid:
+        *pid = m.pid;
+        break;
+      case SyncType::kCreated:
+        return Ok();
+      case SyncType::kError:
+        return Error{m.err, m.msg};
+      default:
+        return MakeError(EPROTO, "unexpected sync message %u", static_cast<unsigned>(m.type));
+    }
+  }
+}
+
+}  // namespace
+
+Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
+  TRY(ValidateId(opts.id));
+  TRY(CheckPreservedFds(opts.preserve_fds));
+  if (!opts.console_socket.empty())
+    return MakeError(ENOTSUP, "--console-socket: terminals are not supported yet");
+  std::string bundle = TRY(ResolveBundle(opts.bundle));
+  std::string config = TRY(ReadFile(bundle + "/config.json"));
+  oci::Spec spec = TRY(oci::ParseSpec(config).Wrap("config.json"));
+  TRY(oci::ValidateSpec(spec).Wrap("config.json"));
+  if (spec.process->terminal)
+    return MakeError(ENOTSUP, "process.terminal: terminals are not supported yet");
+
+  TRY(MkdirAll(opts.root, 0700));
+  std::string dir = StateDir(opts.root, opts.id);
+  if (::mkdir(dir.c_str(), 0700) < 0) {
+    if (errno == EEXIST) return MakeError(EEXIST, "container %s already exists", opts.id.c_str());
+    return Errno("mkdir %s", dir.c_str());
+  }
+  Created c;
+  ScopeGuard remove_dir([&] { (void)RemoveAll(dir); });
+  c.dir_fd = TRY(LockContainer(opts.root, opts.id));
+
+  cgroup::Hierarchies h = TRY(cgroup::Detect());
+  PlanOptions po{bundle, opts.no_pivot, opts.preserve_fds, &h};
+  ChildPlan plan = TRY(BuildPlan(spec, po));
+  TRY(OpenNamespaceFds(&plan));
+
+  std::string cg_path = spec.linux ? spec.linux->cgroups_path : "";
+  c.cgroup = TRY(cgroup::New(h, cg_path, opts.id));
+  ScopeGuard destroy_cgroup([&] { (void)c.cgroup->Destroy(); });
+  cgroup::JoinPlan join = TRY(c.cgroup->Create().Wrap("cgroup"));
+  TRY(c.cgroup->Apply(ResourcesWithDefaults(spec)).Wrap("cgroup"));
+  for (const UniqueFd& fd : join.self_tasks) plan.cgroup_tasks_fds.push_back(fd.get());
+
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return Errno("socketpair");
+  c.sync_fd = UniqueFd(sv[0]);
+  UniqueFd child_end(sv[1]);
+  UniqueFd listen_fd;
+  if (!for_run) {
+    listen_fd = TRY(ListenStart(c.dir_fd.get()));
+    plan.start_listen_fd = listen_fd.get();
+  }
+  plan.sync_fd = child_end.get();
+  plan.close_in_child = {c.sync_fd.get(), c.dir_fd.get()};
+  plan.parent_pid = ::getpid();
+  if (for_run && plan.fork_into_pidns) ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+
+  sys::CloneArgs args;
+  args.flags = plan.clone_flags;
+  args.exit_signal = SIGCHLD;
+  if (join.clone_into) {
+    args.flags |= sys::kCloneIntoCgroup;
+    args.cgroup = static_cast<uint64_t>(join.clone_into.get());
+  }
+  pid_t pid = sys::Clone3(&args);
+  if (pid < 0) return Errno("clone3");
+  if (pid == 0) child::Run(plan);
+  c.pid = OwnedPid(pid);
+  child_end.reset();
+  listen_fd.reset();
+  join.self_tasks.clear();
+
+  if (plan.new_userns) {
+    TRY(WriteIdMapsForChild(pid, *spec.linux));
+    SyncMsg go = {};
+    go.type = SyncType::kGo;
+    TRY(SendSync(c.sync_fd.get(), go));
+  }
+  pid_t container_pid = pid;
+  TRY(WaitForChild(c.sync_fd.get(), &container_pid));
+  if (container_pid != pid) {
+    // The intermediate of a pid-namespace join has exited; reap it, own the real one.
+    (void)c.pid.release();
+    ::waitpid(pid, nullptr, 0);
+    c.pid = OwnedPid(container_pid);
+  }
+
+  c.state.id = opts.id;
+  c.state.pid = container_pid;
+  c.state.pid_start = TRY(ProcessStartTime(container_pid));
+  c.state.bundle = bundle;
+  c.state.rootfs = plan.rootfs;
+  c.state.created = NowRfc3339();
+  c.state.annotations = spec.annotations;
+  c.state.cgroup_paths = c.cgroup->Paths();
+  c.state.config_json = std::move(config);
+  TRY(SaveState(opts.root, c.state));
+  if (!opts.pid_file.empty())
+    TRY(WriteFileAtomic(opts.pid_file, std::to_string(container_pid), 0644).Wrap("pid file"));
+  c.spec = std::move(spec);
+  destroy_cgroup.Dismiss();
+  remove_dir.Dismiss();
+  return c;
+}
+
+Status Create(const CreateOptions& opts) {
+  Created c = TRY(CreateContainer(opts, false).Wrap("create " + opts.id));
+  (void)c.pid.release();  // the container outlives us, waiting on start.sock
+  return Ok();
+}
+
+}  // namespace skiff::runtime

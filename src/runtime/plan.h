@@ -1,0 +1,115 @@
+// ChildPlan: everything the container's first process does between clone and execve,
+// decided in the parent (STYLE.md rule 6). The child walks it and makes syscalls only.
+#pragma once
+
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "base/fd.h"
+#include "oci/spec.h"
+#include "runtime/mount_options.h"
+
+namespace skiff::runtime {
+
+enum class MountKind {
+  kFs,       // a filesystem mount: proc, tmpfs, devpts, overlay...
+  kBind,     // bind or rbind of a host path
+  kCgroupV2,  // cgroup2 at the destination
+  kCgroupV1,  // tmpfs at the destination plus each v1 hierarchy (and unified in hybrid)
+};
+
+struct MountStep {
+  MountKind kind = MountKind::kFs;
+  std::string source;       // absolute host path for binds; fs source otherwise
+  std::string destination;  // absolute, inside the container root
+  std::string type;
+  MountOptions opts;
+  // kCgroupV1: subdirectory name -> controller option ("cpu,cpuacct" -> "cpu,cpuacct"),
+  // plus symlinks for co-mounted controllers.
+  std::vector<std::pair<std::string, std::string>> cgroup_v1;
+  std::vector<std::pair<std::string, std::string>> cgroup_links;
+  bool cgroup_unified = false;  // hybrid: also cgroup2 at <dest>/unified
+};
+
+struct DeviceNode {
+  std::string path;  // absolute, inside the container
+  mode_t mode = 0;   // S_IFCHR/S_IFBLK/S_IFIFO | permissions
+  dev_t dev = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+struct NsJoin {
+  int nstype = 0;  // CLONE_NEW*
+  std::string path;
+  UniqueFd fd;
+};
+
+struct RlimitStep {
+  int resource = 0;
+  struct rlimit value = {};
+};
+
+struct ChildPlan {
+  // Namespaces: created by clone3, joined by setns, or unshared late.
+  uint64_t clone_flags = 0;  // CLONE_NEW* created at clone (never NEWCGROUP/NEWTIME)
+  std::vector<NsJoin> joins;  // user first, then the rest
+  uint64_t unshare_flags = 0;  // new namespaces owned by a joined user ns: after setns
+  bool unshare_cgroup = false;  // after joining the cgroup, so its root is the container's
+  bool unshare_time = false;
+  std::string timens_offsets;  // written to /proc/self/timens_offsets before execve
+  bool new_userns = false;
+  bool fork_into_pidns = false;  // joined pid namespace: an extra fork to enter it
+
+  // cgroup v1 join: `tasks` fds the child writes "0" to.
+  std::vector<int> cgroup_tasks_fds;
+
+  // Root filesystem.
+  bool mount_ns = false;
+  std::string rootfs;  // absolute host path
+  bool readonly_root = false;
+  unsigned long rootfs_propagation = 0;
+  bool no_pivot = false;
+  std::vector<MountStep> mounts;
+  std::vector<DeviceNode> devices;
+  bool bind_devices = false;  // in a user namespace mknod is refused: bind the host's nodes
+  bool dev_is_tmpfs = false;  // /dev mounted by the spec: add default symlinks and ptmx
+  std::vector<std::string> masked_paths;
+  std::vector<std::string> readonly_paths;
+  std::vector<std::pair<std::string, std::string>> sysctls;  // "net/ipv4/ip_forward", "1"
+
+  // Identity and limits.
+  std::optional<std::string> hostname;
+  std::optional<std::string> domainname;
+  std::vector<RlimitStep> rlimits;
+  std::optional<int> oom_score_adj;
+  std::optional<unsigned long> personality;
+
+  // The process.
+  std::string cwd;
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+  bool set_groups = false;
+  std::optional<mode_t> umask;
+  bool no_new_privs = false;
+  int preserve_fds = 0;  // fds 3 .. 3+N-1 are passed on
+
+  // Wiring.
+  int sync_fd = -1;          // child's end of the sync socketpair
+  // Closed first thing in the child: the parent's sync end (the child must see EOF if the
+  // parent dies) and the state directory's lock (flock is shared with the child otherwise).
+  std::vector<int> close_in_child;
+  int start_listen_fd = -1;  // create: the start.sock listener (start connects)
+  pid_t parent_pid = 0;      // checked with getppid() while the parent matters
+};
+
+}  // namespace skiff::runtime

@@ -1,0 +1,259 @@
+#include "runtime/planner.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <algorithm>
+#include <set>
+
+#include "base/syscalls.h"
+
+namespace skiff::runtime {
+namespace {
+
+struct DefaultDevice {
+  const char* path;
+  unsigned major, minor;
+};
+
+// The devices every container gets (runtime-linux.md "Default Devices").
+constexpr DefaultDevice kDefaultDevices[] = {
+    {"/dev/null", 1, 3},   {"/dev/zero", 1, 5},    {"/dev/full", 1, 7},
+    {"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},
+};
+
+std::string AbsoluteIn(const std::string& base, const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  return base + "/" + path;
+}
+
+MountStep PlanCgroupMount(const oci::Mount& m, const cgroup::Hierarchies& h, MountStep step) {
+  if (h.layout == cgroup::Layout::kV2) {
+    step.kind = MountKind::kCgroupV2;
+    return step;
+  }
+  step.kind = MountKind::kCgroupV1;
+  // One mount per hierarchy, named after its mount point's last component ("cpu,cpuacct"),
+  // with a symlink per co-mounted controller, as on the host.
+  std::set<std::string> seen;
+  for (const auto& [controller, mountpoint] : h.v1) {
+    std::string dir = mountpoint.substr(mountpoint.find_last_of('/') + 1);
+    if (seen.insert(dir).second) {
+      std::string opts;
+      for (const auto& [c2, mp2] : h.v1) {
+        if (mp2 != mountpoint) continue;
+        if (!opts.empty()) opts += ',';
+        opts += c2;
+      }
+      step.cgroup_v1.emplace_back(dir, opts);
+    }
+    if (controller != dir && controller.rfind("name=", 0) != 0)
+      step.cgroup_links.emplace_back(controller, dir);
+  }
+  step.cgroup_unified = !h.unified.empty();
+  (void)m;
+  return step;
+}
+
+Result<MountStep> PlanMount(const oci::Mount& m, size_t i, const PlanOptions& opts) {
+  MountStep step;
+  step.destination = m.destination;
+  step.type = m.type;
+  step.source = m.source;
+  step.opts = ParseMountOptions(m.options);
+  if (m.type == "bind" || step.opts.bind) {
+    step.kind = MountKind::kBind;
+    if (m.source.empty()) return MakeError(EINVAL, "mounts[%zu].source: a bind mount needs a source", i);
+    step.source = AbsoluteIn(opts.bundle, m.source);
+    return step;
+  }
+  if (m.type == "cgroup" || m.type == "cgroup2") {
+    if (!opts.cgroups) return MakeError(ENOENT, "mounts[%zu]: no cgroup hierarchy on this host", i);
+    return PlanCgroupMount(m, *opts.cgroups, std::move(step));
+  }
+  if (m.type.empty()) return MakeError(EINVAL, "mounts[%zu].type: empty", i);
+  return step;
+}
+
+Status PlanNamespaces(const oci::Spec& spec, ChildPlan* plan) {
+  uint64_t new_flags = 0;
+  bool join_user = false, join_pid = false;
+  std::vector<NsJoin> joins;
+  for (const auto& ns : spec.linux->namespaces) {
+    int flag = NamespaceFlag(ns.type);
+    if (ns.path.empty()) {
+      new_flags |= static_cast<uint64_t>(flag);
+      continue;
+    }
+    NsJoin j;
+    j.nstype = flag;
+    j.path = ns.path;
+    if (flag == CLONE_NEWUSER) join_user = true;
+    if (flag == CLONE_NEWPID) join_pid = true;
+    joins.push_back(std::move(j));
+  }
+  // The user namespace first: the others are joined with its capabilities.
+  std::stable_partition(joins.begin(), joins.end(),
+                        [](const NsJoin& j) { return j.nstype == CLONE_NEWUSER; });
+  plan->joins = std::move(joins);
+  plan->new_userns = (new_flags & CLONE_NEWUSER) != 0;
+  plan->mount_ns = (new_flags & CLONE_NEWNS) || spec.FindNamespace("mount") != nullptr;
+  // cgroup: unshared after the cgroup join, so the namespace's root is the container's.
+  // time: unshared late too, so that its offsets can be written before anyone is inside.
+  plan->unshare_cgroup = (new_flags & CLONE_NEWCGROUP) != 0;
+  plan->unshare_time = (new_flags & sys::kCloneNewTime) != 0;
+  new_flags &= ~static_cast<uint64_t>(CLONE_NEWCGROUP) & ~sys::kCloneNewTime;
+  if (join_user) {
+    // New namespaces must belong to the joined user namespace: create them after setns.
+    plan->unshare_flags = new_flags;
+    plan->fork_into_pidns = (new_flags & CLONE_NEWPID) != 0 || join_pid;
+  } else {
+    plan->clone_flags = new_flags;
+    plan->fork_into_pidns = join_pid;
+  }
+  return Ok();
+}
+
+void PlanDevices(const oci::Spec& spec, ChildPlan* plan) {
+  std::set<std::string> have;
+  for (const auto& d : spec.linux->devices) {
+    DeviceNode n;
+    n.path = d.path;
+    mode_t type = d.type == "b" ? S_IFBLK : d.type == "p" ? S_IFIFO : S_IFCHR;
+    n.mode = type | (d.file_mode ? (*d.file_mode & 07777) : 0666);
+    n.dev = makedev(d.major, d.minor);
+    n.uid = d.uid.value_or(0);
+    n.gid = d.gid.value_or(0);
+    have.insert(n.path);
+    plan->devices.push_back(std::move(n));
+  }
+  for (const auto& d : kDefaultDevices) {
+    if (have.count(d.path)) continue;
+    plan->devices.push_back({d.path, static_cast<mode_t>(S_IFCHR | 0666), makedev(d.major, d.minor), 0, 0});
+  }
+}
+
+std::string SysctlPath(const std::string& key) {
+  std::string p = key;
+  std::replace(p.begin(), p.end(), '.', '/');
+  return p;
+}
+
+}  // namespace
+
+int NamespaceFlag(const std::string& type) {
+  if (type == "pid") return CLONE_NEWPID;
+  if (type == "network") return CLONE_NEWNET;
+  if (type == "mount") return CLONE_NEWNS;
+  if (type == "ipc") return CLONE_NEWIPC;
+  if (type == "uts") return CLONE_NEWUTS;
+  if (type == "user") return CLONE_NEWUSER;
+  if (type == "cgroup") return CLONE_NEWCGROUP;
+  if (type == "time") return static_cast<int>(sys::kCloneNewTime);
+  return 0;
+}
+
+int RlimitByName(const std::string& name) {
+  static const std::pair<const char*, int> kLimits[] = {
+      {"RLIMIT_AS", RLIMIT_AS},         {"RLIMIT_CORE", RLIMIT_CORE},
+      {"RLIMIT_CPU", RLIMIT_CPU},       {"RLIMIT_DATA", RLIMIT_DATA},
+      {"RLIMIT_FSIZE", RLIMIT_FSIZE},   {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+      {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+      {"RLIMIT_NICE", RLIMIT_NICE},     {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+      {"RLIMIT_NPROC", RLIMIT_NPROC},   {"RLIMIT_RSS", RLIMIT_RSS},
+      {"RLIMIT_RTPRIO", RLIMIT_RTPRIO}, {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+      {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING}, {"RLIMIT_STACK", RLIMIT_STACK},
+  };
+  for (const auto& [n, v] : kLimits)
+    if (name == n) return v;
+  return -1;
+}
+
+std::vector<oci::DeviceRule> DefaultDeviceRules() {
+  auto c = [](int64_t major, std::optional<int64_t> minor, const char* access) {
+    oci::DeviceRule r;
+    r.allow = true;
+    r.type = "c";
+    r.major = major;
+    r.minor = minor;
+    r.access = access;
+    return r;
+  };
+  std::vector<oci::DeviceRule> rules;
+  oci::DeviceRule mknod_c{true, "c", std::nullopt, std::nullopt, "m"};
+  oci::DeviceRule mknod_b{true, "b", std::nullopt, std::nullopt, "m"};
+  rules.push_back(mknod_c);
+  rules.push_back(mknod_b);
+  for (const auto& d : kDefaultDevices) rules.push_back(c(d.major, d.minor, "rwm"));
+  rules.push_back(c(5, 1, "rwm"));             // /dev/console
+  rules.push_back(c(5, 2, "rwm"));             // /dev/ptmx
+  rules.push_back(c(136, std::nullopt, "rwm"));  // /dev/pts/*
+  rules.push_back(c(10, 200, "rwm"));          // /dev/net/tun
+  return rules;
+}
+
+Result<ChildPlan> BuildPlan(const oci::Spec& spec, const PlanOptions& opts) {
+  ChildPlan plan;
+  if (!spec.process) return MakeError(EINVAL, "process: missing (nothing to run)");
+  if (!spec.root) return MakeError(EINVAL, "root: missing");
+  static const oci::Linux kNoLinux;
+  oci::Spec with_linux;
+  const oci::Spec* s = &spec;
+  if (!spec.linux) {
+    with_linux = spec;
+    with_linux.linux = kNoLinux;
+    s = &with_linux;
+  }
+  TRY(PlanNamespaces(*s, &plan));
+  plan.rootfs = AbsoluteIn(opts.bundle, spec.root->path);
+  plan.readonly_root = spec.root->readonly;
+  plan.rootfs_propagation = TRY(ParsePropagation(s->linux->rootfs_propagation));
+  plan.no_pivot = opts.no_pivot;
+  for (size_t i = 0; i < spec.mounts.size(); ++i) {
+    plan.mounts.push_back(TRY(PlanMount(spec.mounts[i], i, opts)));
+    if (spec.mounts[i].destination == "/dev") plan.dev_is_tmpfs = true;
+  }
+  PlanDevices(*s, &plan);
+  plan.bind_devices =
+      plan.new_userns || (!plan.joins.empty() && plan.joins[0].nstype == CLONE_NEWUSER);
+  plan.masked_paths = s->linux->masked_paths;
+  plan.readonly_paths = s->linux->readonly_paths;
+  for (const auto& [k, v] : s->linux->sysctl) plan.sysctls.emplace_back(SysctlPath(k), v);
+  if (!spec.hostname.empty()) plan.hostname = spec.hostname;
+  if (!spec.domainname.empty()) plan.domainname = spec.domainname;
+  for (const auto& [clock, off] : s->linux->time_offsets)
+    plan.timens_offsets += StrFormat("%s %lld %u\n", clock.c_str(),
+                                     static_cast<long long>(off.secs), off.nanosecs);
+
+  const oci::Process& p = *spec.process;
+  for (const auto& r : p.rlimits) {
+    int res = RlimitByName(r.type);
+    if (res < 0) return MakeError(EINVAL, "process.rlimits: unknown type %s", r.type.c_str());
+    plan.rlimits.push_back({res, {static_cast<rlim_t>(r.soft), static_cast<rlim_t>(r.hard)}});
+  }
+  plan.oom_score_adj = p.oom_score_adj;
+  plan.cwd = p.cwd.empty() ? "/" : p.cwd;
+  plan.args = p.args;
+  plan.env = p.env;
+  plan.uid = p.user.uid;
+  plan.gid = p.user.gid;
+  plan.groups.assign(p.user.additional_gids.begin(), p.user.additional_gids.end());
+  if (p.user.umask) plan.umask = static_cast<mode_t>(*p.user.umask);
+  plan.no_new_privs = p.no_new_privileges;
+  plan.preserve_fds = opts.preserve_fds;
+  return plan;
+}
+
+Status OpenNamespaceFds(ChildPlan* plan) {
+  for (NsJoin& j : plan->joins) {
+    j.fd = UniqueFd(::open(j.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!j.fd) return Errno("open namespace %s", j.path.c_str());
+  }
+  return Ok();
+}
+
+}  // namespace skiff::runtime

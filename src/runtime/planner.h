@@ -1,0 +1,35 @@
+// From a validated spec to a ChildPlan: every decision the child would otherwise make.
+#pragma once
+
+#include <string>
+
+#include "base/error.h"
+#include "cgroup/manager.h"
+#include "oci/spec.h"
+#include "runtime/plan.h"
+
+namespace skiff::runtime {
+
+struct PlanOptions {
+  std::string bundle;  // absolute
+  bool no_pivot = false;
+  int preserve_fds = 0;
+  const cgroup::Hierarchies* cgroups = nullptr;  // for cgroup mounts; null = none mounted
+};
+
+// Pure: no syscalls beyond stat of bind sources. Namespace paths are recorded, not opened.
+Result<ChildPlan> BuildPlan(const oci::Spec& spec, const PlanOptions& opts);
+
+// Opens the namespace files the plan joins (O_RDONLY|O_CLOEXEC).
+Status OpenNamespaceFds(ChildPlan* plan);
+
+// The device cgroup rules runc adds beside the spec's: the default devices, /dev/pts,
+// ptmx, console, tun, and mknod of anything.
+std::vector<oci::DeviceRule> DefaultDeviceRules();
+
+// "RLIMIT_NOFILE" -> RLIMIT_NOFILE; -1 when unknown.
+int RlimitByName(const std::string& name);
+// "pid" -> CLONE_NEWPID; 0 when unknown.
+int NamespaceFlag(const std::string& type);
+
+}  // namespace skiff::runtime
