@@ -123,8 +123,8 @@ TEST(CgroupUtil, WriteErrorNamesFileValueAndDir) {
   testing::FakeCgroup d;
   Status st = WriteValue(d.dir(), "memory.limit_in_bytes", "67108864");
   ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().Message(), "write memory.limit_in_bytes=67108864 in " + d.path() +
-                                      ": No such file or directory");
+  EXPECT_EQ(st.error().Message(),
+            "write memory.limit_in_bytes=67108864 in " + d.path() + ": No such file or directory");
 }
 
 TEST(CgroupUtil, MakeDirsReportsCreated) {

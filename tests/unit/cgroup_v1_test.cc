@@ -12,8 +12,9 @@ using testing::FakeCgroup;
 
 TEST(CgroupV1Memory, LimitSwapAndFriends) {
   FakeCgroup d;
-  for (const char* f : {"memory.memsw.limit_in_bytes", "memory.soft_limit_in_bytes",
-                        "memory.swappiness", "memory.oom_control", "memory.kmem.tcp.limit_in_bytes"}) {
+  for (const char* f :
+       {"memory.memsw.limit_in_bytes", "memory.soft_limit_in_bytes", "memory.swappiness",
+        "memory.oom_control", "memory.kmem.tcp.limit_in_bytes"}) {
     d.Make(f);
   }
   d.Make("memory.limit_in_bytes", "9223372036854771712\n");  // unlimited
@@ -41,8 +42,8 @@ static std::string WriteOrder(const std::string& current, int64_t limit, int64_t
   FakeCgroup d;
   d.Make("log", current);
   EXPECT_EQ(::link((d.path() + "/log").c_str(), (d.path() + "/memory.limit_in_bytes").c_str()), 0);
-  EXPECT_EQ(::link((d.path() + "/log").c_str(), (d.path() + "/memory.memsw.limit_in_bytes").c_str()),
-            0);
+  EXPECT_EQ(
+      ::link((d.path() + "/log").c_str(), (d.path() + "/memory.memsw.limit_in_bytes").c_str()), 0);
   oci::Memory m;
   m.limit = limit;
   m.swap = swap;

@@ -1,7 +1,6 @@
 // The v2 writers and conversions against plain files (WriteValue appends, see v1's test).
-#include <linux/bpf.h>
-
 #include <gtest/gtest.h>
+#include <linux/bpf.h>
 
 #include "cgroup/v2/controllers.h"
 #include "cgroup_fake_dir.h"
@@ -26,13 +25,13 @@ TEST(CgroupV2Convert, BlkioWeight) {
 }
 
 TEST(CgroupV2Convert, Swap) {
-  EXPECT_EQ(SwapToV2(0, -1).value(), -1);                 // unlimited memory: unlimited swap
-  EXPECT_EQ(SwapToV2(-1, 1000).value(), -1);              // unlimited swap
-  EXPECT_EQ(SwapToV2(0, 1000).value(), 0);                // unset
-  EXPECT_EQ(SwapToV2(3000, 1000).value(), 2000);          // memory+swap -> swap
-  EXPECT_EQ(SwapToV2(1000, 1000).value(), 0);             // no swap at all
-  EXPECT_FALSE(SwapToV2(500, 1000).ok());          // below the limit
-  EXPECT_FALSE(SwapToV2(500, 0).ok());             // swap without a memory limit
+  EXPECT_EQ(SwapToV2(0, -1).value(), -1);         // unlimited memory: unlimited swap
+  EXPECT_EQ(SwapToV2(-1, 1000).value(), -1);      // unlimited swap
+  EXPECT_EQ(SwapToV2(0, 1000).value(), 0);        // unset
+  EXPECT_EQ(SwapToV2(3000, 1000).value(), 2000);  // memory+swap -> swap
+  EXPECT_EQ(SwapToV2(1000, 1000).value(), 0);     // no swap at all
+  EXPECT_FALSE(SwapToV2(500, 1000).ok());         // below the limit
+  EXPECT_FALSE(SwapToV2(500, 0).ok());            // swap without a memory limit
   EXPECT_FALSE(SwapToV2(500, -1).ok());
 }
 
