@@ -306,6 +306,91 @@ TEST_F(CgroupIntegration, DeviceFilterOnCgroup2) {
   EXPECT_FALSE(PathExists(DirOf(**m, "")));
 }
 
+// The v2 manager on a cgroup2 hierarchy (the hybrid one here, which has no controllers
+// but the core files): clone into it, cgroup.freeze, stats, SIGTERM via freeze + kill,
+// SIGKILL via cgroup.kill.
+TEST_F(CgroupIntegration, V2ManagerCoreFiles) {
+  if (h_.unified.empty()) GTEST_SKIP() << "no cgroup2 hierarchy";
+  Hierarchies v2 = h_;
+  v2.layout = Layout::kV2;
+  v2.v1.clear();
+  if (h_.layout != Layout::kV2) v2.unified_controllers.clear();  // host's subtree_control
+  std::string name = UniqueName();
+  std::string top = JoinPath(v2.unified, "/" + name);
+  ScopeGuard parent([&] { (void)RemoveCgroupTree(top); });  // runs after guard below
+  auto m = New(v2, "/" + name + "/nested", "c");
+  ASSERT_OK(m);
+  CgroupGuard guard(m->get(), v2);
+  auto plan = (*m)->Create();
+  ASSERT_OK(plan);
+  EXPECT_TRUE(plan->self_tasks.empty());
+  Child a = SpawnJoined(*plan), b = SpawnJoined(*plan);
+  Reaper ra{a.pid}, rb{b.pid};
+  ASSERT_TRUE(a.counter && b.counter);
+  std::string own = Slurp("/proc/" + std::to_string(a.pid) + "/cgroup");
+  EXPECT_NE(own.find("0::" + (*m)->Paths()[""] + "\n"), std::string::npos) << own;
+  auto pids = (*m)->GetPids();
+  ASSERT_OK(pids);
+  EXPECT_EQ(pids->size(), 2u);
+
+  ASSERT_OK((*m)->Freeze());
+  EXPECT_EQ((*m)->GetFreezerState().value(), FreezerState::kFrozen);
+  EXPECT_FALSE(Runs(a));
+  ASSERT_OK((*m)->Thaw());
+  EXPECT_TRUE(Runs(a));
+  auto st = (*m)->GetStats();
+  ASSERT_OK(st);
+  EXPECT_GT(st->cpu_usage_ns, 0u);
+
+  ASSERT_OK((*m)->Signal(SIGTERM));
+  int status = 0;
+  ASSERT_EQ(waitpid(a.pid, &status, 0), a.pid);
+  ra.pid = -1;
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+  ASSERT_EQ(waitpid(b.pid, &status, 0), b.pid);  // every process of the cgroup got it
+  rb.pid = -1;
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+  Child c = SpawnJoined(*plan);
+  Reaper rc{c.pid};
+  ASSERT_TRUE(c.counter);
+  ASSERT_OK((*m)->Signal(SIGKILL));  // cgroup.kill
+  ASSERT_EQ(waitpid(c.pid, &status, 0), c.pid);
+  rc.pid = -1;
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  ASSERT_OK((*m)->Destroy());
+  EXPECT_FALSE(PathExists(DirOf(**m, "")));
+  EXPECT_EQ(::rmdir(top.c_str()), 0);  // the parent is the caller's (shared by containers)
+}
+
+// The hybrid host seen as pure v1 (cgroup2 ignored): no clone_into, the child joins by
+// its tasks writes alone.
+TEST_F(CgroupIntegration, PureV1View) {
+  if (h_.v1.empty()) GTEST_SKIP() << "no v1 hierarchies";
+  Hierarchies v1 = h_;
+  v1.layout = Layout::kV1;
+  v1.unified.clear();
+  v1.unified_controllers.clear();
+  auto m = New(v1, UniqueName(), "c");
+  ASSERT_OK(m);
+  CgroupGuard guard(m->get(), v1);
+  EXPECT_EQ((*m)->layout(), Layout::kV1);
+  EXPECT_EQ((*m)->Paths().count(""), 0u);
+  auto plan = (*m)->Create();
+  ASSERT_OK(plan);
+  EXPECT_FALSE(plan->clone_into.valid());
+  Child child = SpawnJoined(*plan);
+  Reaper reaper{child.pid};
+  ASSERT_TRUE(child.counter);
+  std::string own = Slurp("/proc/" + std::to_string(child.pid) + "/cgroup");
+  EXPECT_NE(own.find(":pids:" + (*m)->Paths()["pids"] + "\n"), std::string::npos) << own;
+  oci::Resources r;
+  r.pids = oci::Pids{-1};
+  ASSERT_OK((*m)->Apply(r));
+  EXPECT_EQ(Slurp(DirOf(**m, "pids") + "/pids.max"), "max\n");
+  ASSERT_OK((*m)->Destroy());
+  for (const auto& [c, p] : (*m)->Paths()) EXPECT_FALSE(PathExists(DirOf(**m, c)));
+}
+
 // Hybrid: hugetlb lives on the cgroup2 side here, and cgroup.freeze works there too.
 TEST_F(CgroupIntegration, HybridHugetlbOnCgroup2) {
   if (h_.layout != Layout::kHybrid || h_.v1.count("hugetlb") ||
