@@ -52,9 +52,8 @@ static std::string Unescape(const std::string& s) {
 // The v1 super options name the controllers: "rw,cpu,cpuacct", "rw,name=systemd". Options
 // that are not controllers are skipped.
 static bool IsMountOption(const std::string& o) {
-  return o == "rw" || o == "ro" || o == "noprefix" || o == "clone_children" ||
-         o == "xattr" || o == "cpuset_v2_mode" || o == "favordynmods" ||
-         o.rfind("release_agent=", 0) == 0;
+  return o == "rw" || o == "ro" || o == "noprefix" || o == "clone_children" || o == "xattr" ||
+         o == "cpuset_v2_mode" || o == "favordynmods" || o.rfind("release_agent=", 0) == 0;
 }
 
 Hierarchies ParseMountinfo(const std::string& text) {

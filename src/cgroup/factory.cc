@@ -43,9 +43,8 @@ Status KillPids(const std::vector<pid_t>& pids, int sig) {
 }
 
 Status WaitEmpty(const std::string& dir) {
-  auto empty = PollUntil(
-      [&]() -> Result<bool> { return TRY(ReadPidsRecursive(dir)).empty(); },
-      std::chrono::milliseconds(2000));
+  auto empty = PollUntil([&]() -> Result<bool> { return TRY(ReadPidsRecursive(dir)).empty(); },
+                         std::chrono::milliseconds(2000));
   if (!empty.ok()) return std::move(empty).error();
   if (!*empty) return MakeError(EBUSY, "processes still in %s after 2 s", dir.c_str());
   return Ok();

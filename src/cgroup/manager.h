@@ -27,7 +27,7 @@ struct Hierarchies {
   // v1: controller name ("memory", "cpu", "name=systemd"...) -> mount point. Co-mounted
   // controllers ("cpu,cpuacct") map each name to the same mount point.
   std::map<std::string, std::string> v1;
-  std::string unified;                        // cgroup2 mount point, "" if none
+  std::string unified;                           // cgroup2 mount point, "" if none
   std::vector<std::string> unified_controllers;  // cgroup.controllers of its root
 };
 
@@ -53,7 +53,7 @@ std::string ResolvePath(const std::string& cgroups_path, const std::string& id,
 // single-threaded child writes "0" to each `tasks` file itself, which the kernel does
 // without taking the global threadgroup rwsem for writing.
 struct JoinPlan {
-  UniqueFd clone_into;              // cgroup2 directory fd for clone3, or invalid
+  UniqueFd clone_into;               // cgroup2 directory fd for clone3, or invalid
   std::vector<UniqueFd> self_tasks;  // v1 `tasks` files opened O_WRONLY; child writes "0"
 };
 

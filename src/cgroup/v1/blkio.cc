@@ -15,8 +15,7 @@ static std::string Dev(int64_t major, int64_t minor) {
 // cgroups and only when BFQ is built in (runc picks whichever exists, so does skiff).
 static const char* WeightFile(const CgroupDir& d, bool device) {
   if (device) {
-    return FileExists(d, "blkio.weight_device") ? "blkio.weight_device"
-                                                : "blkio.bfq.weight_device";
+    return FileExists(d, "blkio.weight_device") ? "blkio.weight_device" : "blkio.bfq.weight_device";
   }
   return FileExists(d, "blkio.weight") ? "blkio.weight" : "blkio.bfq.weight";
 }

@@ -24,7 +24,7 @@ Status ReadCpuacctStats(const CgroupDir& d, Stats* s);  // cpuacct.usage*
 Status SetCpuset(const CgroupDir& d, const oci::Cpu& c);
 // A new v1 cpuset cgroup starts with empty cpuset.cpus and cpuset.mems, and no task can
 // join it (ENOSPC) until they are set: copies them down from the parent for each dir of
-// `dirs` (outermost first) whose values are empty.
+// `dirs` (outermost first, the first a child of parent_of_first) whose values are empty.
 Status InheritCpuset(const std::string& parent_of_first, const std::vector<std::string>& dirs);
 
 Status SetPids(const CgroupDir& d, const oci::Pids& p);

@@ -89,17 +89,33 @@ class V1Manager : public Manager {
   std::string unified_;  // hybrid only: the cgroup2 directory
 };
 
+// The directories from the hierarchy root down to mount/rel, outermost first.
+static std::vector<std::string> Levels(const std::string& mount, const std::string& rel) {
+  std::vector<std::string> out;
+  std::string cur = JoinPath(mount, "");
+  for (size_t pos = 0; pos < rel.size();) {
+    size_t next = rel.find('/', pos);
+    if (next == std::string::npos) next = rel.size();
+    if (next > pos) out.push_back(cur.append("/").append(rel, pos, next - pos));
+    pos = next + 1;
+  }
+  return out;
+}
+
 Result<JoinPlan> V1Manager::Create() {
   JoinPlan plan;
+  std::vector<std::string> created;  // removed again if Create fails half-way
+  ScopeGuard rollback([&] {
+    for (auto it = created.rbegin(); it != created.rend(); ++it) ::rmdir(it->c_str());
+  });
   for (const std::string& dir : AllDirs()) {
     // Which hierarchy is this? Any controller mapped to the dir's mount knows.
     for (const auto& [c, mount] : h_.v1) {
       if (Dir(c) != dir) continue;
-      std::vector<std::string> created = TRY(MakeCgroupDirs(mount, paths_[c]));
-      if (c == "cpuset" && !created.empty()) {
-        std::string parent = created.front().substr(0, created.front().find_last_of('/'));
-        TRY(v1::InheritCpuset(parent, created));
-      }
+      std::vector<std::string> made = TRY(MakeCgroupDirs(mount, paths_[c]));
+      created.insert(created.end(), made.begin(), made.end());
+      // Every level, not only the new ones: an empty one left by a crash blocks joins too.
+      if (Dir("cpuset") == dir) TRY(v1::InheritCpuset(mount, Levels(mount, paths_[c])));
       break;
     }
     // The child writes "0" to each of these itself (see JoinPlan): it avoids the RCU
@@ -110,9 +126,11 @@ Result<JoinPlan> V1Manager::Create() {
     plan.self_tasks.push_back(std::move(fd));
   }
   if (!unified_.empty()) {
-    TRY(MakeCgroupDirs(h_.unified, paths_[""]));
+    std::vector<std::string> made = TRY(MakeCgroupDirs(h_.unified, paths_[""]));
+    created.insert(created.end(), made.begin(), made.end());
     plan.clone_into = TRY(OpenDir(unified_));
   }
+  rollback.Dismiss();
   return plan;
 }
 

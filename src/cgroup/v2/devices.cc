@@ -20,8 +20,12 @@ namespace {
 BpfInsn Insn(uint8_t code, int dst, int src, int16_t off, int32_t imm) {
   return BpfInsn{code, static_cast<uint8_t>((dst & 0xf) | ((src & 0xf) << 4)), off, imm};
 }
-BpfInsn LdxW(int dst, int src, int16_t off) { return Insn(BPF_LDX | BPF_MEM | BPF_W, dst, src, off, 0); }
-BpfInsn Alu32Imm(uint8_t op, int dst, int32_t imm) { return Insn(BPF_ALU | op | BPF_K, dst, 0, 0, imm); }
+BpfInsn LdxW(int dst, int src, int16_t off) {
+  return Insn(BPF_LDX | BPF_MEM | BPF_W, dst, src, off, 0);
+}
+BpfInsn Alu32Imm(uint8_t op, int dst, int32_t imm) {
+  return Insn(BPF_ALU | op | BPF_K, dst, 0, 0, imm);
+}
 BpfInsn Mov32Reg(int dst, int src) { return Insn(BPF_ALU | BPF_MOV | BPF_X, dst, src, 0, 0); }
 BpfInsn Mov64Imm(int dst, int32_t imm) { return Insn(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm); }
 BpfInsn JneImm(int dst, int32_t imm) { return Insn(BPF_JMP | BPF_JNE | BPF_K, dst, 0, 0, imm); }
@@ -77,7 +81,8 @@ std::vector<BpfInsn> BuildDeviceProgram(const std::vector<oci::DeviceRule>& rule
   // struct bpf_cgroup_dev_ctx { u32 access_type; u32 major; u32 minor; }, with
   // access_type = access << 16 | type. r2 = type, r3 = access, r4 = major, r5 = minor.
   std::vector<BpfInsn> prog = {
-      LdxW(2, 1, 0), Alu32Imm(BPF_AND, 2, 0xffff), LdxW(3, 1, 0), Alu32Imm(BPF_RSH, 3, 16),
+      LdxW(2, 1, 0), Alu32Imm(BPF_AND, 2, 0xffff),
+      LdxW(3, 1, 0), Alu32Imm(BPF_RSH, 3, 16),
       LdxW(4, 1, 4), LdxW(5, 1, 8),
   };
   // The last matching rule wins (v1 semantics), so the rules go in reverse: the first block

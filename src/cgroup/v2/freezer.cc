@@ -14,9 +14,8 @@ static Result<bool> EventsFrozen(const CgroupDir& d) {
 Status SetFrozen(const CgroupDir& d, bool frozen) {
   TRY(WriteValue(d, "cgroup.freeze", frozen ? "1" : "0"));
   // The write only requests it; cgroup.events says "frozen 1" once every task has stopped.
-  auto done = PollUntil(
-      [&]() -> Result<bool> { return TRY(EventsFrozen(d)) == frozen; },
-      std::chrono::milliseconds(2000));
+  auto done = PollUntil([&]() -> Result<bool> { return TRY(EventsFrozen(d)) == frozen; },
+                        std::chrono::milliseconds(2000));
   if (!done.ok()) return std::move(done).error();
   if (!*done) {
     if (frozen) (void)WriteValue(d, "cgroup.freeze", "0");

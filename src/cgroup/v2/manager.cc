@@ -92,8 +92,12 @@ class V2Manager : public Manager {
     return v2::SetUnified(d, r.unified);
   }
 
-  Status Freeze() override { return WithDir([](const CgroupDir& d) { return v2::SetFrozen(d, true); }); }
-  Status Thaw() override { return WithDir([](const CgroupDir& d) { return v2::SetFrozen(d, false); }); }
+  Status Freeze() override {
+    return WithDir([](const CgroupDir& d) { return v2::SetFrozen(d, true); });
+  }
+  Status Thaw() override {
+    return WithDir([](const CgroupDir& d) { return v2::SetFrozen(d, false); });
+  }
 
   Result<FreezerState> GetFreezerState() override {
     UniqueFd fd = TRY(OpenDir(path_));
