@@ -13,6 +13,8 @@
 #include "base/error.h"
 #include "base/fd.h"
 #include "oci/spec.h"
+#include "runtime/child/caps.h"
+#include "runtime/child/seccomp_load.h"
 #include "runtime/mount_options.h"
 
 namespace skiff::runtime {
@@ -101,6 +103,8 @@ struct ChildPlan {
   bool set_groups = false;
   std::optional<mode_t> umask;
   bool no_new_privs = false;
+  CapSets caps;  // absent in the spec = none at all (as crun)
+  std::optional<SeccompProgram> seccomp;
   int preserve_fds = 0;  // fds 3 .. 3+N-1 are passed on
 
   // Wiring.

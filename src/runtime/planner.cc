@@ -11,6 +11,8 @@
 #include <set>
 
 #include "base/syscalls.h"
+#include "runtime/caps.h"
+#include "runtime/seccomp.h"
 
 namespace skiff::runtime {
 namespace {
@@ -244,6 +246,12 @@ Result<ChildPlan> BuildPlan(const oci::Spec& spec, const PlanOptions& opts) {
   plan.groups.assign(p.user.additional_gids.begin(), p.user.additional_gids.end());
   if (p.user.umask) plan.umask = static_cast<mode_t>(*p.user.umask);
   plan.no_new_privs = p.no_new_privileges;
+  plan.caps = TRY(ResolveCapabilities(p.capabilities.value_or(oci::Capabilities{})));
+  if (s->linux->seccomp) {
+    plan.seccomp = TRY(CompileSeccomp(*s->linux->seccomp));
+    if (plan.seccomp->has_notify)
+      return MakeError(ENOTSUP, "linux.seccomp: SCMP_ACT_NOTIFY is not supported yet");
+  }
   plan.preserve_fds = opts.preserve_fds;
   return plan;
 }

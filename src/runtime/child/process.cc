@@ -129,11 +129,19 @@ Status FinishAndExec(const ChildPlan& plan, const std::string& path, int* report
   ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);  // create's parent exits: the container stays
   TRY(WaitStart(plan, report_fd));
 
+  // Without no_new_privs a filter needs CAP_SYS_ADMIN, which the capability step may take
+  // away: load it while we still have it (runc's order). The filter then also sees the
+  // setuid and capset calls below; Docker's profile allows them.
+  if (plan.seccomp && !plan.no_new_privs) TRY(LoadSeccomp(*plan.seccomp).Wrap("seccomp"));
+  TRY(DropBounding(plan.caps));  // needs CAP_SETPCAP: before the uid switch
   TRY(SwitchUser(plan));
+  TRY(SetCapabilities(plan.caps));
   if (!cwd_done && ::chdir(plan.cwd.c_str()) < 0) return Errno("chdir %s", plan.cwd.c_str());
   if (plan.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     return Errno("prctl no_new_privs");
   ::umask(plan.umask.value_or(022));
+  // As late as possible: every syscall from here to execve is filtered.
+  if (plan.seccomp && plan.no_new_privs) TRY(LoadSeccomp(*plan.seccomp).Wrap("seccomp"));
 
   std::vector<char*> argv, envp;
   for (const auto& a : plan.args) argv.push_back(const_cast<char*>(a.c_str()));
