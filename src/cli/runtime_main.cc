@@ -11,6 +11,7 @@
 #include "base/file.h"
 #include "oci/spec.h"
 #include "runtime/container.h"
+#include "runtime/sealed_exe.h"
 #include "runtime/state.h"
 
 namespace {
@@ -118,6 +119,11 @@ int main(int argc, char** argv) {
   kill->add_option("signal", signal, "signal name or number (default SIGTERM)");
   kill->add_flag("-a,--all", all, "signal every process in the container");
 
+  auto* pause = app.add_subcommand("pause", "freeze every process of a container");
+  pause->add_option("container-id", id)->required();
+  auto* resume = app.add_subcommand("resume", "thaw a paused container");
+  resume->add_option("container-id", id)->required();
+
   bool force = false;
   auto* del = app.add_subcommand("delete", "delete a container's resources");
   del->add_option("container-id", id)->required();
@@ -147,6 +153,11 @@ int main(int argc, char** argv) {
     return Fail(MakeError(ENOTSUP, "--systemd-cgroup: systemd cgroup management is not supported; "
                                    "skiff-runtime manages cgroupfs directly"));
   co.root = g.root;
+  // The commands that put a process of ours into a container run from a sealed copy.
+  if (*create || *run) {
+    Status st = runtime::ReexecReadOnly(argv);
+    if (!st.ok()) return Fail(st.error());
+  }
   if (*create) return Done(runtime::Create(co));
   if (*start) return Done(runtime::Start(g.root, id));
   if (*state) {
@@ -160,6 +171,8 @@ int main(int argc, char** argv) {
     if (!sig.ok()) return Fail(sig.error());
     return Done(runtime::Kill(g.root, id, *sig, all));
   }
+  if (*pause) return Done(runtime::Pause(g.root, id));
+  if (*resume) return Done(runtime::Resume(g.root, id));
   if (*del) return Done(runtime::Delete(g.root, id, force));
   if (*run) {
     auto r = runtime::Run(co, detach, keep);

@@ -27,6 +27,8 @@ Status Start(const std::string& root, const std::string& id);
 // detach returns 0 once started; keep leaves the stopped container for `delete`.
 Result<int> Run(const CreateOptions& opts, bool detach, bool keep);
 Status Kill(const std::string& root, const std::string& id, int sig, bool all);
+Status Pause(const std::string& root, const std::string& id);
+Status Resume(const std::string& root, const std::string& id);
 Status Delete(const std::string& root, const std::string& id, bool force);
 Result<std::string> StateOf(const std::string& root, const std::string& id);
 

@@ -154,6 +154,27 @@ Status Kill(const std::string& root, const std::string& id, int sig, bool all) {
   return run().Wrap("kill " + id);
 }
 
+// pause/resume: the freezer of the container's cgroup (v1 freezer.state, v2 cgroup.freeze).
+Status SetFrozen(const std::string& root, const std::string& id, bool frozen) {
+  UniqueFd lock = TRY(LockContainer(root, id));
+  ContainerState s = TRY(LoadState(root, id));
+  ContainerStatus st = CurrentStatus(root, s);
+  ContainerStatus want = frozen ? ContainerStatus::kRunning : ContainerStatus::kPaused;
+  if (st != want)
+    return MakeError(EINVAL, "container is %s, not %s", StatusName(st), StatusName(want));
+  cgroup::Hierarchies h = TRY(cgroup::Detect());
+  auto m = TRY(cgroup::Open(h, s.cgroup_paths));
+  return frozen ? m->Freeze() : m->Thaw();
+}
+
+Status Pause(const std::string& root, const std::string& id) {
+  return SetFrozen(root, id, true).Wrap("pause " + id);
+}
+
+Status Resume(const std::string& root, const std::string& id) {
+  return SetFrozen(root, id, false).Wrap("resume " + id);
+}
+
 Status Delete(const std::string& root, const std::string& id, bool force) {
   auto run = [&]() -> Status {
     UniqueFd lock = TRY(LockContainer(root, id));
