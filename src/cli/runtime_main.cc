@@ -152,6 +152,12 @@ int main(int argc, char** argv) {
   if (g.systemd_cgroup)
     return Fail(MakeError(ENOTSUP, "--systemd-cgroup: systemd cgroup management is not supported; "
                                    "skiff-runtime manages cgroupfs directly"));
+  // runc's default for an unprivileged caller: a state dir of its own.
+  if (::geteuid() != 0 && !app.get_option("--root")->count()) {
+    const char* xdg = ::getenv("XDG_RUNTIME_DIR");
+    g.root = xdg && *xdg ? std::string(xdg) + "/skiff-runtime"
+                         : StrFormat("/tmp/skiff-runtime-%u", ::geteuid());
+  }
   co.root = g.root;
   // The commands that put a process of ours into a container run from a sealed copy.
   if (*create || *run) {

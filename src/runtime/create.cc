@@ -98,6 +98,16 @@ oci::Resources ResourcesWithDefaults(const oci::Spec& spec) {
   return r;
 }
 
+// A rootless caller may not be able to make cgroups at all; that only matters when the
+// spec asks for limits.
+bool RootlessWithoutLimits(const oci::Spec& spec, int err) {
+  if (::geteuid() == 0 || (err != EACCES && err != EPERM && err != EROFS)) return false;
+  if (!spec.linux || !spec.linux->resources) return true;
+  const oci::Resources& r = *spec.linux->resources;
+  return !r.memory && !r.cpu && !r.pids && !r.block_io && r.hugepage_limits.empty() &&
+         !r.network && r.unified.empty();
+}
+
 Status WaitForChild(int sync_fd, pid_t* pid) {
   for (;;) {
     SyncMsg m;
@@ -148,9 +158,17 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
 
   std::string cg_path = spec.linux ? spec.linux->cgroups_path : "";
   c.cgroup = TRY(cgroup::New(h, cg_path, opts.id));
-  ScopeGuard destroy_cgroup([&] { (void)c.cgroup->Destroy(); });
-  cgroup::JoinPlan join = TRY(c.cgroup->Create().Wrap("cgroup"));
-  TRY(c.cgroup->Apply(ResourcesWithDefaults(spec)).Wrap("cgroup"));
+  ScopeGuard destroy_cgroup([&] {
+    if (c.cgroup) (void)c.cgroup->Destroy();
+  });
+  cgroup::JoinPlan join;
+  auto made = c.cgroup->Create();
+  if (!made.ok() && RootlessWithoutLimits(spec, made.error().code)) {
+    c.cgroup.reset();  // as runc: an unprivileged caller asking for no limits runs without
+  } else {
+    join = TRY(std::move(made).Wrap("cgroup"));
+    TRY(c.cgroup->Apply(ResourcesWithDefaults(spec)).Wrap("cgroup"));
+  }
   for (const UniqueFd& fd : join.self_tasks) plan.cgroup_tasks_fds.push_back(fd.get());
 
   int sv[2];
@@ -204,7 +222,7 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   c.state.rootfs = plan.rootfs;
   c.state.created = NowRfc3339();
   c.state.annotations = spec.annotations;
-  c.state.cgroup_paths = c.cgroup->Paths();
+  if (c.cgroup) c.state.cgroup_paths = c.cgroup->Paths();
   c.state.config_json = std::move(config);
   TRY(SaveState(opts.root, c.state));
   if (!opts.pid_file.empty())

@@ -114,7 +114,7 @@ Result<int> Run(const CreateOptions& opts, bool detach, bool keep) {
   Status st = SendSync(c.sync_fd.get(), start);
   if (st.ok()) st = WaitExec(c.sync_fd.get());
   if (!st.ok()) {
-    (void)c.cgroup->Destroy();
+    if (c.cgroup) (void)c.cgroup->Destroy();
     c.pid.reset();
     (void)RemoveAll(StateDir(opts.root, opts.id));
     return std::move(st).error().Wrap("run " + opts.id);
@@ -133,7 +133,7 @@ Result<int> Run(const CreateOptions& opts, bool detach, bool keep) {
   g_forward_pid = 0;
   if (!keep) {
     // Processes the container left behind in its cgroup go with it.
-    (void)c.cgroup->Destroy();
+    if (c.cgroup) (void)c.cgroup->Destroy();
     (void)RemoveAll(StateDir(opts.root, opts.id));
   }
   return ExitCode(status);
