@@ -15,6 +15,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 #include "base/file.h"
 #include "base/syscalls.h"
@@ -108,7 +109,29 @@ bool RootlessWithoutLimits(const oci::Spec& spec, int err) {
          !r.network && r.unified.empty();
 }
 
-Status WaitForChild(int sync_fd, pid_t* pid) {
+// prestart (deprecated, still run) and createRuntime, in the runtime's namespaces, when the
+// child has its mounts and waits before pivot_root.
+Status RunRuntimeHooks(const oci::Spec& spec, const std::string& id, const std::string& bundle,
+                       pid_t pid) {
+  ContainerState s;
+  s.id = id;
+  s.pid = pid;
+  s.bundle = bundle;
+  s.annotations = spec.annotations;
+  std::string state = StateJson(s, ContainerStatus::kCreating, -1);
+  TRY(RunHooks(ToHookSpecs(spec.hooks->prestart), state, "prestart"));
+  return RunHooks(ToHookSpecs(spec.hooks->create_runtime), state, "createRuntime");
+}
+
+struct ChildWait {
+  int sync_fd;
+  const oci::Spec* spec;
+  const std::string* id;
+  const std::string* bundle;
+};
+
+Status WaitForChild(const ChildWait& w, pid_t* pid) {
+  int sync_fd = w.sync_fd;
   for (;;) {
     SyncMsg m;
     bool got = TRY(RecvSync(sync_fd, &m));
@@ -119,6 +142,13 @@ Status WaitForChild(int sync_fd, pid_t* pid) {
         break;
       case SyncType::kCreated:
         return Ok();
+      case SyncType::kHookRequest: {
+        TRY(RunRuntimeHooks(*w.spec, *w.id, *w.bundle, *pid));
+        SyncMsg go = {};
+        go.type = SyncType::kGo;
+        TRY(SendSync(sync_fd, go));
+        break;
+      }
       case SyncType::kError:
         return Error{m.err, m.msg};
       default:
@@ -181,6 +211,11 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
     plan.start_listen_fd = listen_fd.get();
   }
   plan.sync_fd = child_end.get();
+  {
+    nlohmann::json st = {{"ociVersion", oci::kOciVersion}, {"id", opts.id}, {"bundle", bundle},
+                         {"annotations", spec.annotations}};
+    plan.state_json_rest = st.dump().substr(1);
+  }
   plan.close_in_child = {c.sync_fd.get(), c.dir_fd.get()};
   plan.parent_pid = ::getpid();
   if (for_run && plan.fork_into_pidns) ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -207,7 +242,7 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
     TRY(SendSync(c.sync_fd.get(), go));
   }
   pid_t container_pid = pid;
-  TRY(WaitForChild(c.sync_fd.get(), &container_pid));
+  TRY(WaitForChild({c.sync_fd.get(), &spec, &opts.id, &bundle}, &container_pid));
   if (container_pid != pid) {
     // The intermediate of a pid-namespace join has exited; reap it, own the real one.
     (void)c.pid.release();

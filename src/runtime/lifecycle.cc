@@ -11,7 +11,9 @@
 #include "base/file.h"
 #include "base/syscalls.h"
 #include "cgroup/manager.h"
+#include "runtime/child/hook_exec.h"
 #include "runtime/container.h"
+#include "runtime/planner.h"
 #include "runtime/create_internal.h"
 #include "runtime/sync.h"
 
@@ -78,6 +80,19 @@ void InstallForwarding(pid_t pid) {
     ::sigaction(sig, &sa, nullptr);
 }
 
+// poststart and poststop failures are warnings (config.md): the lifecycle goes on.
+void RunWarnHooks(const ContainerState& s, ContainerStatus status, bool poststart) {
+  if (s.config_json.find("\"hooks\"") == std::string::npos) return;  // the common case
+  auto spec = oci::ParseSpec(s.config_json);
+  if (!spec.ok() || !spec->hooks) return;
+  const auto& hooks = poststart ? spec->hooks->poststart : spec->hooks->poststop;
+  std::string state = StateJson(s, status, -1);
+  for (const HookSpec& h : ToHookSpecs(hooks)) {
+    Status st = RunHook(h, state, poststart ? "poststart" : "poststop");
+    if (!st.ok()) fprintf(stderr, "skiff-runtime: warning: %s\n", st.error().Message().c_str());
+  }
+}
+
 int ExitCode(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
@@ -102,7 +117,9 @@ Status Start(const std::string& root, const std::string& id) {
       return Errno("connect to the container");
     // From here on the container counts as started, whether exec succeeds or not.
     ::unlinkat(lock.get(), "start.sock", 0);
-    return WaitExec(fd.get());
+    TRY(WaitExec(fd.get()));
+    RunWarnHooks(s, ContainerStatus::kRunning, true);
+    return Ok();
   };
   return run().Wrap("start " + id);
 }
@@ -119,6 +136,7 @@ Result<int> Run(const CreateOptions& opts, bool detach, bool keep) {
     (void)RemoveAll(StateDir(opts.root, opts.id));
     return std::move(st).error().Wrap("run " + opts.id);
   }
+  RunWarnHooks(c.state, ContainerStatus::kRunning, true);
   if (detach) {
     (void)c.pid.release();
     return 0;
@@ -135,6 +153,7 @@ Result<int> Run(const CreateOptions& opts, bool detach, bool keep) {
     // Processes the container left behind in its cgroup go with it.
     if (c.cgroup) (void)c.cgroup->Destroy();
     (void)RemoveAll(StateDir(opts.root, opts.id));
+    RunWarnHooks(c.state, ContainerStatus::kStopped, false);
   }
   return ExitCode(status);
 }
@@ -197,7 +216,9 @@ Status Delete(const std::string& root, const std::string& id, bool force) {
         (void)WaitPidfd(pidfd->get(), 10000);
       }
     }
-    return Cleanup(root, s);
+    TRY(Cleanup(root, s));
+    RunWarnHooks(s, ContainerStatus::kStopped, false);
+    return Ok();
   };
   return run().Wrap("delete " + id);
 }

@@ -14,6 +14,7 @@
 #include "base/fd.h"
 #include "oci/spec.h"
 #include "runtime/child/caps.h"
+#include "runtime/child/hook_exec.h"
 #include "runtime/child/seccomp_load.h"
 #include "runtime/mount_options.h"
 
@@ -106,6 +107,13 @@ struct ChildPlan {
   CapSets caps;  // absent in the spec = none at all (as crun)
   std::optional<SeccompProgram> seccomp;
   int preserve_fds = 0;  // fds 3 .. 3+N-1 are passed on
+
+  // Hooks. The parent runs prestart/createRuntime when the child asks (before pivot_root);
+  // the child runs createContainer (before pivot_root) and startContainer (before execve).
+  bool hook_request = false;
+  std::vector<HookSpec> create_container_hooks;
+  std::vector<HookSpec> start_container_hooks;
+  std::string state_json_rest;  // the state object without "pid" and without its '{'
 
   // Wiring.
   int sync_fd = -1;          // child's end of the sync socketpair

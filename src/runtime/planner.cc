@@ -253,7 +253,18 @@ Result<ChildPlan> BuildPlan(const oci::Spec& spec, const PlanOptions& opts) {
       return MakeError(ENOTSUP, "linux.seccomp: SCMP_ACT_NOTIFY is not supported yet");
   }
   plan.preserve_fds = opts.preserve_fds;
+  if (spec.hooks) {
+    plan.hook_request = !spec.hooks->prestart.empty() || !spec.hooks->create_runtime.empty();
+    plan.create_container_hooks = ToHookSpecs(spec.hooks->create_container);
+    plan.start_container_hooks = ToHookSpecs(spec.hooks->start_container);
+  }
   return plan;
+}
+
+std::vector<HookSpec> ToHookSpecs(const std::vector<oci::Hook>& hooks) {
+  std::vector<HookSpec> out;
+  for (const auto& h : hooks) out.push_back({h.path, h.args, h.env, h.timeout.value_or(0)});
+  return out;
 }
 
 Status OpenNamespaceFds(ChildPlan* plan) {

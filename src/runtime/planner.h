@@ -20,6 +20,8 @@ struct PlanOptions {
 // Pure: no syscalls beyond stat of bind sources. Namespace paths are recorded, not opened.
 Result<ChildPlan> BuildPlan(const oci::Spec& spec, const PlanOptions& opts);
 
+std::vector<HookSpec> ToHookSpecs(const std::vector<oci::Hook>& hooks);
+
 // Opens the namespace files the plan joins (O_RDONLY|O_CLOEXEC).
 Status OpenNamespaceFds(ChildPlan* plan);
 

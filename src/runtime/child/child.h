@@ -17,6 +17,11 @@ Status ApplyIdentity(const ChildPlan& plan);   // process.cc: hostname, rlimits,
 Result<std::string> ResolveExecutable(const ChildPlan& plan);
 Status FinishAndExec(const ChildPlan& plan, const std::string& path, int* report_fd);
 
+// hooks.cc: the hook points inside the child.
+void RememberHostPid();                      // while the host's /proc is still visible
+Status RunCreateHooks(const ChildPlan& plan);  // before pivot_root
+Status RunStartHooks(const ChildPlan& plan);   // after the start signal, before execve
+
 // Resolves a container path inside the root dirfd without ever leaving it (openat2
 // RESOLVE_IN_ROOT), creating missing directories (and the last component as a file when
 // asked). Returns an O_PATH fd. (paths.cc)

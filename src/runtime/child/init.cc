@@ -92,6 +92,9 @@ Status Steps(const ChildPlan& plan, std::string* exe) {
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) return Errno("prctl pdeathsig");
   pid_t expected_ppid = (plan.clone_flags & CLONE_NEWPID) ? 0 : plan.parent_pid;
   if (::getppid() != expected_ppid) _exit(1);
+  if (plan.hook_request || !plan.create_container_hooks.empty() ||
+      !plan.start_container_hooks.empty())
+    RememberHostPid();
   ::umask(0);  // device nodes and directories get exactly the modes asked for
 
   TRY(WaitForMaps(plan));

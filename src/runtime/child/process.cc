@@ -128,6 +128,7 @@ Status FinishAndExec(const ChildPlan& plan, const std::string& path, int* report
 
   ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);  // create's parent exits: the container stays
   TRY(WaitStart(plan, report_fd));
+  TRY(RunStartHooks(plan));
 
   // Without no_new_privs a filter needs CAP_SYS_ADMIN, which the capability step may take
   // away: load it while we still have it (runc's order). The filter then also sees the

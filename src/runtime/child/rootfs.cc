@@ -242,6 +242,7 @@ Status EnterRoot(const ChildPlan& plan, int rootfd) {
 
 Status PrepareRootfs(const ChildPlan& plan) {
   if (!plan.mount_ns) {
+    TRY(RunCreateHooks(plan));
     if (::chroot(plan.rootfs.c_str()) < 0) return Errno("chroot %s", plan.rootfs.c_str());
     if (::chdir("/") < 0) return Errno("chdir /");
     return Ok();
@@ -264,6 +265,7 @@ Status PrepareRootfs(const ChildPlan& plan) {
   for (const auto& p : plan.masked_paths) TRY(MaskPath(rootfd.get(), p).Wrap("mask path"));
   for (const auto& p : plan.readonly_paths) TRY(ReadonlyPath(rootfd.get(), p));
 
+  TRY(RunCreateHooks(plan));  // after the mounts, before pivot_root (config.md)
   TRY(EnterRoot(plan, rootfd.get()));
   if (plan.readonly_root) {
     struct mount_attr attr = {};
