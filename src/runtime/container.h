@@ -19,6 +19,7 @@ struct CreateOptions {
   bool no_pivot = false;
   bool no_new_keyring = false;
   int preserve_fds = 0;
+  bool detach = false;  // run -d: a terminal then needs --console-socket, as in runc
 };
 
 Status Create(const CreateOptions& opts);

@@ -19,6 +19,7 @@
 
 #include "base/file.h"
 #include "base/syscalls.h"
+#include "base/unix_socket.h"
 #include "cgroup/manager.h"
 #include "oci/spec.h"
 #include "runtime/child/child.h"
@@ -162,14 +163,15 @@ Status WaitForChild(const ChildWait& w, pid_t* pid) {
 Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   TRY(ValidateId(opts.id));
   TRY(CheckPreservedFds(opts.preserve_fds));
-  if (!opts.console_socket.empty())
-    return MakeError(ENOTSUP, "--console-socket: terminals are not supported yet");
   std::string bundle = TRY(ResolveBundle(opts.bundle));
   std::string config = TRY(ReadFile(bundle + "/config.json"));
   oci::Spec spec = TRY(oci::ParseSpec(config).Wrap("config.json"));
   TRY(oci::ValidateSpec(spec).Wrap("config.json"));
-  if (spec.process->terminal)
-    return MakeError(ENOTSUP, "process.terminal: terminals are not supported yet");
+  bool proxy_tty = spec.process->terminal && opts.console_socket.empty();
+  if (proxy_tty && (!for_run || opts.detach))
+    return MakeError(EINVAL, "process.terminal needs --console-socket when detached");
+  if (!spec.process->terminal && !opts.console_socket.empty())
+    return MakeError(EINVAL, "--console-socket needs process.terminal: true");
 
   TRY(MkdirAll(opts.root, 0700));
   std::string dir = StateDir(opts.root, opts.id);
@@ -218,6 +220,20 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   }
   plan.close_in_child = {c.sync_fd.get(), c.dir_fd.get()};
   plan.parent_pid = ::getpid();
+  UniqueFd console_child, console_parent;
+  if (!opts.console_socket.empty()) {
+    console_child = TRY(ConnectUnix(opts.console_socket).Wrap("console socket"));
+  } else if (proxy_tty) {
+    int cs[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cs) < 0) return Errno("socketpair");
+    console_parent = UniqueFd(cs[0]);
+    console_child = UniqueFd(cs[1]);
+  }
+  plan.console_socket_fd = console_child.get();
+  if (spec.process->console_size) {
+    plan.console_height = spec.process->console_size->height;
+    plan.console_width = spec.process->console_size->width;
+  }
   if (for_run && plan.fork_into_pidns) ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
   sys::CloneArgs args;
@@ -233,6 +249,7 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   c.pid = OwnedPid(pid);
   child_end.reset();
   listen_fd.reset();
+  console_child.reset();
   join.self_tasks.clear();
 
   if (plan.new_userns) {
@@ -243,6 +260,7 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   }
   pid_t container_pid = pid;
   TRY(WaitForChild({c.sync_fd.get(), &spec, &opts.id, &bundle}, &container_pid));
+  if (console_parent) c.console_master = TRY(RecvFd(console_parent.get()).Wrap("console"));
   if (container_pid != pid) {
     // The intermediate of a pid-namespace join has exited; reap it, own the real one.
     (void)c.pid.release();

@@ -18,6 +18,7 @@ struct Created {
   UniqueFd dir_fd;     // the state directory, locked
   std::unique_ptr<cgroup::Manager> cgroup;
   oci::Spec spec;
+  UniqueFd console_master;  // run in the foreground with a terminal: we proxy it
 };
 
 // for_run: the start signal comes over the sync socket instead of start.sock.

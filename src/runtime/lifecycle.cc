@@ -12,6 +12,7 @@
 #include "base/syscalls.h"
 #include "cgroup/manager.h"
 #include "runtime/child/hook_exec.h"
+#include "runtime/console.h"
 #include "runtime/container.h"
 #include "runtime/planner.h"
 #include "runtime/create_internal.h"
@@ -124,7 +125,9 @@ Status Start(const std::string& root, const std::string& id) {
   return run().Wrap("start " + id);
 }
 
-Result<int> Run(const CreateOptions& opts, bool detach, bool keep) {
+Result<int> Run(const CreateOptions& in, bool detach, bool keep) {
+  CreateOptions opts = in;
+  opts.detach = detach;
   Created c = TRY(CreateContainer(opts, true).Wrap("run " + opts.id));
   SyncMsg start = {};
   start.type = SyncType::kStart;
@@ -144,6 +147,11 @@ Result<int> Run(const CreateOptions& opts, bool detach, bool keep) {
   c.dir_fd.reset();  // let state/kill from other processes in while we wait
   pid_t pid = c.pid.release();
   InstallForwarding(pid);
+  if (c.console_master) {
+    UniqueFd pidfd(sys::PidfdOpen(pid, 0));
+    if (pidfd) ProxyConsole(c.console_master.get(), pidfd.get());
+    c.console_master.reset();
+  }
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) return Errno("wait for %d", pid);

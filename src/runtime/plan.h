@@ -115,6 +115,11 @@ struct ChildPlan {
   std::vector<HookSpec> start_container_hooks;
   std::string state_json_rest;  // the state object without "pid" and without its '{'
 
+  // process.terminal: the socket the pty master goes to, and the initial size.
+  int console_socket_fd = -1;
+  uint32_t console_height = 0;
+  uint32_t console_width = 0;
+
   // Wiring.
   int sync_fd = -1;          // child's end of the sync socketpair
   // Closed first thing in the child: the parent's sync end (the child must see EOF if the

@@ -17,6 +17,9 @@ Status ApplyIdentity(const ChildPlan& plan);   // process.cc: hostname, rlimits,
 Result<std::string> ResolveExecutable(const ChildPlan& plan);
 Status FinishAndExec(const ChildPlan& plan, const std::string& path, int* report_fd);
 
+// console.cc: after pivot_root (the container's devpts), before create returns.
+Status SetupConsole(const ChildPlan& plan);
+
 // hooks.cc: the hook points inside the child.
 void RememberHostPid();                      // while the host's /proc is still visible
 Status RunCreateHooks(const ChildPlan& plan);  // before pivot_root

@@ -104,6 +104,7 @@ Status Steps(const ChildPlan& plan, std::string* exe) {
   TRY(UnshareLate(plan));
   TRY(ApplyIdentity(plan));  // oom_score_adj goes through the host's /proc: before pivot
   TRY(PrepareRootfs(plan));
+  TRY(SetupConsole(plan));
   *exe = TRY(ResolveExecutable(plan));
 
   SyncMsg created = {};
