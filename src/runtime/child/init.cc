@@ -103,6 +103,10 @@ Status Steps(const ChildPlan& plan, std::string* exe) {
   TRY(PrepareRootfs(plan));
   *exe = TRY(ResolveExecutable(plan));
 
+  // The parent of `create` exits as soon as it has read kCreated: the death signal must be
+  // off before we send it, or the child races its parent's exit and is SIGKILLed while
+  // waiting for start (seen as "container is stopped, not created" right after create).
+  if (::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0) return Errno("prctl pdeathsig");
   SyncMsg created = {};
   created.type = SyncType::kCreated;
   created.pid = ::getpid();
