@@ -83,6 +83,9 @@ Status SwitchUser(const ChildPlan& plan) {
   if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return Errno("prctl keepcaps");
   if (::setresuid(plan.uid, plan.uid, plan.uid) < 0) return Errno("setuid %u", plan.uid);
   if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) return Errno("prctl keepcaps");
+  // The uid change reset dumpable to fs.suid_dumpable; we are still the runtime's image
+  // until execve (which makes the container's binary dumpable again).
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return Errno("prctl dumpable");
   return Ok();
 }
 
