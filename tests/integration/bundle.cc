@@ -25,9 +25,9 @@ namespace {
 using json = nlohmann::json;
 
 // The busybox applets the tests call by name.
-constexpr const char* kApplets[] = {"sh",   "sleep", "cat",   "ls",   "echo", "mount",
+constexpr const char* kApplets[] = {"sh",     "sleep",    "cat",  "ls",    "echo",  "mount",
                                     "umount", "readlink", "true", "mkdir", "touch", "id",
-                                    "test", "head",  "grep",  "stat", "ln"};
+                                    "test",   "head",     "grep", "stat",  "ln"};
 
 void WriteText(const std::string& path, const std::string& text) {
   std::ofstream f(path, std::ios::trunc);
@@ -176,11 +176,11 @@ std::string HostCgroupDir(pid_t pid, const std::string& controller) {
     auto b = line.find(':', a + 1);
     if (a == std::string::npos || b == std::string::npos) continue;
     std::string names = "," + line.substr(a + 1, b - a - 1) + ",";
-    bool match = controller.empty() ? names == ",," : names.find("," + controller + ",") !=
-                                                          std::string::npos;
+    bool match = controller.empty() ? names == ",,"
+                                    : names.find("," + controller + ",") != std::string::npos;
     if (!match) continue;
-    std::string mount = controller.empty() ? "/sys/fs/cgroup/unified"
-                                           : "/sys/fs/cgroup/" + controller;
+    std::string mount =
+        controller.empty() ? "/sys/fs/cgroup/unified" : "/sys/fs/cgroup/" + controller;
     return mount + line.substr(b + 1);
   }
   return "";

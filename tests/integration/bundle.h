@@ -57,8 +57,8 @@ class BundleTest : public ::testing::Test {
   // Writes spec_ to the bundle's config.json.
   void WriteConfig();
   // Sets process.args, writes the config and runs the container in the foreground.
-  CmdResult RunArgs(const std::vector<std::string>& args, const std::vector<std::string>& flags = {},
-                    const CmdOptions& opts = {});
+  CmdResult RunArgs(const std::vector<std::string>& args,
+                    const std::vector<std::string>& flags = {}, const CmdOptions& opts = {});
   // `skiff-probe ARGS` in a fresh container.
   CmdResult RunProbe(const std::vector<std::string>& args,
                      const std::vector<std::string>& flags = {}, const CmdOptions& opts = {});

@@ -52,9 +52,8 @@ TEST_F(LifecycleTest, RunPassesExitCode) {
 }
 
 TEST_F(LifecycleTest, RunKilledBySignalIs128PlusSignal) {
-  // pid 1 of a pid namespace ignores signals it has no handler for, except those from an
-  // ancestor namespace: the shell kills itself with SIGKILL... which it can't as pid 1, so a
-  // child process is the container's init here: drop the pid namespace.
+  // Without a pid namespace: as pid 1 of one the shell could not kill itself (the kernel
+  // drops signals pid 1 has no handler for, when they come from inside).
   auto& ns = spec_["linux"]["namespaces"];
   for (size_t i = 0; i < ns.size(); ++i)
     if (ns[i]["type"] == "pid") ns.erase(i);
@@ -198,9 +197,10 @@ TEST_F(LifecycleTest, KillBadSignal) {
 
 TEST_F(LifecycleTest, FailedCreateMissingBindSource) {
   std::string id = NewId("fail");
-  spec_["mounts"].push_back(
-      {{"destination", "/mnt/x"}, {"type", "bind"}, {"source", work_ + "/does-not-exist"},
-       {"options", {"rbind", "ro"}}});
+  spec_["mounts"].push_back({{"destination", "/mnt/x"},
+                             {"type", "bind"},
+                             {"source", work_ + "/does-not-exist"},
+                             {"options", {"rbind", "ro"}}});
   spec_["process"]["args"] = {"/bin/skiff-probe", "sleep", "30"};
   WriteConfig();
   CmdResult r = Runtime({"create", "-b", bundle_, id});

@@ -189,8 +189,8 @@ TEST_F(MountsTest, DefaultDevices) {
 }
 
 TEST_F(MountsTest, DevSymlinks) {
-  CmdResult r = RunArgs({"/bin/sh", "-c",
-                         "for l in fd stdin stdout stderr ptmx; do readlink /dev/$l; done"});
+  CmdResult r =
+      RunArgs({"/bin/sh", "-c", "for l in fd stdin stdout stderr ptmx; do readlink /dev/$l; done"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "/proc/self/fd\n/proc/self/fd/0\n/proc/self/fd/1\n/proc/self/fd/2\npts/ptmx\n");
 }

@@ -19,7 +19,7 @@ using json = nlohmann::json;
 
 // Spec type -> /proc/self/ns entry.
 const std::map<std::string, std::string> kNsFile = {
-    {"pid", "pid"}, {"network", "net"}, {"ipc", "ipc"},       {"uts", "uts"},
+    {"pid", "pid"},   {"network", "net"},   {"ipc", "ipc"},   {"uts", "uts"},
     {"mount", "mnt"}, {"cgroup", "cgroup"}, {"user", "user"}, {"time", "time"}};
 
 class NamespacesTest : public BundleTest {

@@ -91,8 +91,8 @@ TEST_F(ProcessTest, HostnameAndDomainname) {
 
 TEST_F(ProcessTest, SysctlInNewNetns) {
   spec_["linux"]["sysctl"] = {{"net.ipv4.ip_forward", "1"}, {"kernel.shmmax", "4096000"}};
-  CmdResult r = RunArgs({"/bin/sh", "-c",
-                         "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax"});
+  CmdResult r =
+      RunArgs({"/bin/sh", "-c", "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "1\n4096000\n");
   // The host's values are its own (new net and ipc namespaces).

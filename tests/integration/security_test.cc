@@ -13,9 +13,10 @@ namespace {
 using json = nlohmann::json;
 
 const std::vector<std::string> kDocker14 = {
-    "CAP_CHOWN",      "CAP_DAC_OVERRIDE",     "CAP_FSETID",  "CAP_FOWNER", "CAP_MKNOD",
-    "CAP_NET_RAW",    "CAP_SETGID",           "CAP_SETUID",  "CAP_SETFCAP", "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",    "CAP_AUDIT_WRITE"};
+    "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+    "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+    "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+    "CAP_KILL",    "CAP_AUDIT_WRITE"};
 constexpr const char* kDocker14Mask = "00000000a80425fb";
 constexpr const char* kNone = "0000000000000000";
 
