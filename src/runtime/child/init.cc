@@ -54,6 +54,9 @@ Status WaitForMaps(const ChildPlan& plan) {
   // Become the namespace's root where it is mapped; the final uid comes at exec.
   if (::setresgid(0, 0, 0) < 0 && errno != EINVAL) return Errno("setgid 0 in user namespace");
   if (::setresuid(0, 0, 0) < 0 && errno != EINVAL) return Errno("setuid 0 in user namespace");
+  // A change of euid resets the dumpable flag to fs.suid_dumpable, which is 1 on some hosts:
+  // set it again, or the rest of the setup runs dumpable (CVE-2019-5736).
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return Errno("prctl dumpable");
   return Ok();
 }
 
@@ -107,6 +110,10 @@ Status Steps(const ChildPlan& plan, std::string* exe) {
   TRY(SetupConsole(plan));
   *exe = TRY(ResolveExecutable(plan));
 
+  // The parent of `create` exits as soon as it has read kCreated: the death signal must be
+  // off before we send it, or the child races its parent's exit and is SIGKILLed while
+  // waiting for start (seen as "container is stopped, not created" right after create).
+  if (::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0) return Errno("prctl pdeathsig");
   SyncMsg created = {};
   created.type = SyncType::kCreated;
   created.pid = ::getpid();

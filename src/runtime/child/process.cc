@@ -54,6 +54,23 @@ Result<std::string> LookPath(const std::string& name, const std::vector<std::str
   return MakeError(last_err, "exec %s: not found in $PATH", name.c_str());
 }
 
+// The spec's name for a resource, for error messages ("setrlimit 7" tells a user nothing).
+const char* RlimitName(int resource) {
+  static const std::pair<int, const char*> kNames[] = {
+      {RLIMIT_AS, "RLIMIT_AS"},         {RLIMIT_CORE, "RLIMIT_CORE"},
+      {RLIMIT_CPU, "RLIMIT_CPU"},       {RLIMIT_DATA, "RLIMIT_DATA"},
+      {RLIMIT_FSIZE, "RLIMIT_FSIZE"},   {RLIMIT_LOCKS, "RLIMIT_LOCKS"},
+      {RLIMIT_MEMLOCK, "RLIMIT_MEMLOCK"}, {RLIMIT_MSGQUEUE, "RLIMIT_MSGQUEUE"},
+      {RLIMIT_NICE, "RLIMIT_NICE"},     {RLIMIT_NOFILE, "RLIMIT_NOFILE"},
+      {RLIMIT_NPROC, "RLIMIT_NPROC"},   {RLIMIT_RSS, "RLIMIT_RSS"},
+      {RLIMIT_RTPRIO, "RLIMIT_RTPRIO"}, {RLIMIT_RTTIME, "RLIMIT_RTTIME"},
+      {RLIMIT_SIGPENDING, "RLIMIT_SIGPENDING"}, {RLIMIT_STACK, "RLIMIT_STACK"},
+  };
+  for (const auto& [r, name] : kNames)
+    if (r == resource) return name;
+  return "RLIMIT_?";
+}
+
 Status SwitchUser(const ChildPlan& plan) {
   // Supplementary groups are always set, even to none: the host's must not leak in.
   if (::setgroups(plan.groups.size(), plan.groups.data()) < 0) {
@@ -66,6 +83,9 @@ Status SwitchUser(const ChildPlan& plan) {
   if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return Errno("prctl keepcaps");
   if (::setresuid(plan.uid, plan.uid, plan.uid) < 0) return Errno("setuid %u", plan.uid);
   if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) return Errno("prctl keepcaps");
+  // The uid change reset dumpable to fs.suid_dumpable; we are still the runtime's image
+  // until execve (which makes the container's binary dumpable again).
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return Errno("prctl dumpable");
   return Ok();
 }
 
@@ -97,7 +117,7 @@ Status ApplyIdentity(const ChildPlan& plan) {
     return Errno("setdomainname %s", plan.domainname->c_str());
   for (const RlimitStep& r : plan.rlimits) {
     if (::setrlimit(r.resource, &r.value) < 0)
-      return Errno("setrlimit %d to %llu/%llu", r.resource,
+      return Errno("setrlimit %s to %llu/%llu", RlimitName(r.resource),
                    static_cast<unsigned long long>(r.value.rlim_cur),
                    static_cast<unsigned long long>(r.value.rlim_max));
   }
@@ -126,7 +146,6 @@ Status FinishAndExec(const ChildPlan& plan, const std::string& path, int* report
     if (::fcntl(fd, F_SETFD, 0) < 0) return Errno("keep fd %d", fd);
   }
 
-  ::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);  // create's parent exits: the container stays
   TRY(WaitStart(plan, report_fd));
   TRY(RunStartHooks(plan));
 
