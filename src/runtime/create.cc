@@ -280,6 +280,13 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   TRY(SaveState(opts.root, c.state));
   if (!opts.pid_file.empty())
     TRY(WriteFileAtomic(opts.pid_file, std::to_string(container_pid), 0644).Wrap("pid file"));
+  if (!for_run) {
+    SyncMsg commit = {};
+    commit.type = SyncType::kGo;
+    TRY(SendSync(c.sync_fd.get(), commit));
+  }
+  for (const auto& name : plan.caps.unknown)
+    fprintf(stderr, "skiff-runtime: warning: %s: unknown capability, skipped\n", name.c_str());
   c.spec = std::move(spec);
   destroy_cgroup.Dismiss();
   remove_dir.Dismiss();

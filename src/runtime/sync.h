@@ -5,7 +5,9 @@
 //   ------                                  ------
 //   (cloned; waits)                  <----  kGo          after uid/gid maps are written
 //   kChildPid {pid}                  ---->               only after an extra fork (pid join)
-//   kCreated {pid}                   ---->               setup done, waiting for start
+//   kCreated {pid}                   ---->               setup done
+//   ...                              <----  kGo          create only: the state is saved
+//                                                        (EOF instead: the child leaves)
 //   ...                              <----  kStart       (run only; create uses start.sock)
 //   on any failure: kError {errno, msg}, then _exit(127)
 //

@@ -118,6 +118,14 @@ Status Steps(const ChildPlan& plan, std::string* exe) {
   created.type = SyncType::kCreated;
   created.pid = ::getpid();
   TRY(SendSync(plan.sync_fd, created));
+  if (plan.start_listen_fd >= 0) {
+    // create: wait until the parent has saved the state. If it dies before that, nothing
+    // would ever name us: EOF here, and we leave instead of waiting for a start that
+    // cannot come.
+    SyncMsg commit;
+    bool got = TRY(RecvSync(plan.sync_fd, &commit));
+    if (!got || commit.type != SyncType::kGo) _exit(1);
+  }
   return Ok();
 }
 
