@@ -1,5 +1,7 @@
 #include "runtime/caps.h"
 
+#include <sys/prctl.h>
+
 #include <sys/capability.h>
 
 #include <algorithm>
@@ -54,7 +56,25 @@ CapSets ResolveCapabilities(const oci::Capabilities& caps, int last_cap) {
 
 Result<CapSets> ResolveCapabilities(const oci::Capabilities& caps) {
   int last_cap = TRY(KernelLastCap().Wrap("capabilities"));
-  return ResolveCapabilities(caps, last_cap);
+  CapSets out = ResolveCapabilities(caps, last_cap);
+  // A capability outside our own bounding set can't be given to anyone (here: root without
+  // CAP_SYS_RESOURCE); capset would fail with EPERM. Drop it with a warning instead.
+  uint64_t wanted = out.bounding | out.effective | out.permitted | out.inheritable | out.ambient;
+  for (int cap = 0; cap <= last_cap; ++cap) {
+    uint64_t bit = 1ULL << cap;
+    if (!(wanted & bit) || ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 0) continue;
+    out.bounding &= ~bit;
+    out.effective &= ~bit;
+    out.permitted &= ~bit;
+    out.inheritable &= ~bit;
+    out.ambient &= ~bit;
+    char* name = cap_to_name(static_cast<cap_value_t>(cap));
+    std::string n = name ? name : std::to_string(cap);
+    if (name) cap_free(name);
+    for (auto& ch : n) ch = static_cast<char>(toupper(static_cast<unsigned char>(ch)));
+    out.ungranted.push_back(n);
+  }
+  return out;
 }
 
 }  // namespace skiff::runtime

@@ -119,9 +119,12 @@ Status RunRuntimeHooks(const oci::Spec& spec, const std::string& id, const std::
   s.pid = pid;
   s.bundle = bundle;
   s.annotations = spec.annotations;
-  std::string state = StateJson(s, ContainerStatus::kCreating, -1);
-  TRY(RunHooks(ToHookSpecs(spec.hooks->prestart), state, "prestart"));
-  return RunHooks(ToHookSpecs(spec.hooks->create_runtime), state, "createRuntime");
+  // prestart predates createRuntime and was specified with the state "created" (crun and
+  // the runtime-tools hooks_stdin test agree); createRuntime sees "creating".
+  TRY(RunHooks(ToHookSpecs(spec.hooks->prestart), StateJson(s, ContainerStatus::kCreated, -1),
+               "prestart"));
+  return RunHooks(ToHookSpecs(spec.hooks->create_runtime),
+                  StateJson(s, ContainerStatus::kCreating, -1), "createRuntime");
 }
 
 struct ChildWait {
@@ -287,6 +290,9 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   }
   for (const auto& name : plan.caps.unknown)
     fprintf(stderr, "skiff-runtime: warning: %s: unknown capability, skipped\n", name.c_str());
+  for (const auto& name : plan.caps.ungranted)
+    fprintf(stderr, "skiff-runtime: warning: %s: not in the runtime's bounding set, skipped\n",
+            name.c_str());
   c.spec = std::move(spec);
   destroy_cgroup.Dismiss();
   remove_dir.Dismiss();

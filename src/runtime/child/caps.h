@@ -30,6 +30,9 @@ struct CapSets {
   // Parent-only: names the parent could not resolve or the kernel lacks, skipped so the
   // caller can warn (as runc does). The child never reads it.
   std::vector<std::string> unknown;
+  // Parent-only: known capabilities the runtime cannot grant (not in its own bounding set),
+  // removed from every set with a warning (config.md: SHOULD NOT fail for these).
+  std::vector<std::string> ungranted;
 };
 
 namespace child {

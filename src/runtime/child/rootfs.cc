@@ -273,8 +273,10 @@ Status PrepareRootfs(const ChildPlan& plan) {
     if (::mount_setattr(AT_FDCWD, "/", 0, &attr, sizeof attr) < 0)
       return Errno("make the root read-only");
   }
-  if (prop & MS_SHARED) {
-    if (::mount(nullptr, "/", nullptr, prop, nullptr) < 0) return Errno("make / shared");
+  // The requested propagation of the new root, once pivot_root no longer minds: shared
+  // (refused earlier) and unbindable (which would have refused the rootfs bind).
+  if (prop & (MS_SHARED | MS_UNBINDABLE)) {
+    if (::mount(nullptr, "/", nullptr, prop, nullptr) < 0) return Errno("set the root's propagation");
   }
   return Ok();
 }
