@@ -1,0 +1,90 @@
+// Fixes that the runtime-tools validation suite found, each with a test of our own.
+#include <sys/prctl.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "bundle.h"
+
+namespace skiff::itest {
+namespace {
+
+class ConformanceTest : public BundleTest {
+ protected:
+  // The container's mountinfo line for "/", under the given rootfsPropagation.
+  std::string RootMountLine(const std::string& propagation) {
+    spec_["linux"]["rootfsPropagation"] = propagation;
+    CmdResult r = RunArgs({"/bin/cat", "/proc/self/mountinfo"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    std::istringstream in(r.out);
+    for (std::string line; std::getline(in, line);) {
+      std::istringstream f(line);
+      std::string id, parent, dev, root, mp;
+      f >> id >> parent >> dev >> root >> mp;
+      if (mp == "/") return line;
+    }
+    ADD_FAILURE() << "no / in " << r.out;
+    return "";
+  }
+};
+
+// linux_rootfs_propagation: "unbindable" must hold on the new root after pivot_root.
+TEST_F(ConformanceTest, UnbindableRootPropagation) {
+  std::string line = RootMountLine("unbindable");
+  EXPECT_NE(line.find("unbindable"), std::string::npos) << line;
+}
+
+TEST_F(ConformanceTest, SharedRootPropagation) {
+  std::string line = RootMountLine("rshared");
+  EXPECT_NE(line.find("shared:"), std::string::npos) << line;
+}
+
+TEST_F(ConformanceTest, DefaultRootPropagationIsNotShared) {
+  std::string line = RootMountLine("");
+  EXPECT_EQ(line.find("shared:"), std::string::npos) << line;
+}
+
+// hooks_stdin: prestart gets the state with status "created", createRuntime "creating".
+TEST_F(ConformanceTest, PrestartStateIsCreated) {
+  std::string log = work_ + "/hooks.log";
+  std::string hook = work_ + "/hook.sh";
+  {
+    std::ofstream h(hook);
+    h << "#!/bin/sh\necho \"$1 $(cat)\" >> " << log << "\n";
+  }
+  ASSERT_EQ(::chmod(hook.c_str(), 0755), 0);
+  spec_["hooks"]["prestart"] = {{{"path", hook}, {"args", {"hook.sh", "prestart"}}}};
+  spec_["hooks"]["createRuntime"] = {{{"path", hook}, {"args", {"hook.sh", "createRuntime"}}}};
+  CmdResult r = RunArgs({"/bin/true"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string text = ReadText(log);
+  auto pre = text.find("prestart {");
+  auto cr = text.find("createRuntime {");
+  ASSERT_NE(pre, std::string::npos) << text;
+  ASSERT_NE(cr, std::string::npos) << text;
+  EXPECT_LT(pre, cr);
+  auto pre_json = nlohmann::json::parse(text.substr(pre + 9, text.find('\n', pre) - pre - 9));
+  auto cr_json = nlohmann::json::parse(text.substr(cr + 14, text.find('\n', cr) - cr - 14));
+  EXPECT_EQ(pre_json["status"], "created");
+  EXPECT_EQ(cr_json["status"], "creating");
+  EXPECT_GT(pre_json["pid"].get<int>(), 0);
+}
+
+// process_capabilities: a capability the runtime itself lacks (this host's root has no
+// CAP_SYS_RESOURCE) is skipped with a warning; the container still runs.
+TEST_F(ConformanceTest, UngrantableCapabilityIsAWarning) {
+  constexpr int kSysResource = 24;
+  if (::prctl(PR_CAPBSET_READ, kSysResource, 0, 0, 0) == 1)
+    GTEST_SKIP() << "this host can grant CAP_SYS_RESOURCE";
+  for (const char* set : {"bounding", "effective", "permitted"})
+    spec_["process"]["capabilities"][set] = {"CAP_KILL", "CAP_SYS_RESOURCE"};
+  CmdResult r = RunProbe({"caps"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("CAP_SYS_RESOURCE: not in the runtime's bounding set"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.out.find("0000000000000020"), std::string::npos) << r.out;  // CAP_KILL only
+}
+
+}  // namespace
+}  // namespace skiff::itest
