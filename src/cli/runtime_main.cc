@@ -135,6 +135,27 @@ int main(int argc, char** argv) {
   run->add_flag("-d,--detach", detach, "return once started");
   run->add_flag("--keep", keep, "do not delete the container after it exits");
 
+  runtime::ExecOptions eo;
+  auto* exec = app.add_subcommand("exec", "run a new process inside a container");
+  exec->add_option("container-id", eo.id)->required();
+  exec->add_option("command", eo.args, "the command and its arguments");
+  exec->add_option("-p,--process", eo.process_file, "a process.json to run instead of COMMAND");
+  exec->add_option("--cwd", eo.cwd, "working directory");
+  exec->add_option("-e,--env", eo.env, "KEY=VALUE to add to the environment");
+  exec->add_option("-u,--user", eo.user, "UID[:GID]");
+  exec->add_option("-g,--additional-gids", eo.additional_gids, "supplementary group");
+  exec->add_option("-c,--cap", eo.caps, "capability to add");
+  exec->add_flag("--no-new-privs", eo.no_new_privs, "set no_new_privs");
+  exec->add_flag("-t,--tty", eo.tty, "allocate a terminal");
+  exec->add_flag("-d,--detach", eo.detach, "return once started");
+  exec->add_option("--pid-file", eo.pid_file, "write the process's pid here");
+  exec->add_option("--console-socket", eo.console_socket, "where the pty master goes");
+  exec->add_option("--preserve-fds", eo.preserve_fds, "pass fds 3..3+N-1 to the process");
+  std::string ignored_label, ignored_apparmor;
+  exec->add_option("--process-label", ignored_label, "SELinux label (not supported, ignored)");
+  exec->add_option("--apparmor", ignored_apparmor, "AppArmor profile (not supported, ignored)");
+  exec->positionals_at_end();
+
   std::string format = "table";
   bool quiet = false;
   auto* list = app.add_subcommand("list", "list containers");
@@ -160,7 +181,7 @@ int main(int argc, char** argv) {
   }
   co.root = g.root;
   // The commands that put a process of ours into a container run from a sealed copy.
-  if (*create || *run) {
+  if (*create || *run || *exec) {
     Status st = runtime::ReexecReadOnly(argv);
     if (!st.ok()) return Fail(st.error());
   }
@@ -182,6 +203,12 @@ int main(int argc, char** argv) {
   if (*del) return Done(runtime::Delete(g.root, id, force));
   if (*run) {
     auto r = runtime::Run(co, detach, keep);
+    if (!r.ok()) return Fail(r.error());
+    return *r;
+  }
+  if (*exec) {
+    eo.root = g.root;
+    auto r = runtime::Exec(eo);
     if (!r.ok()) return Fail(r.error());
     return *r;
   }

@@ -27,6 +27,26 @@ Status Start(const std::string& root, const std::string& id);
 // create + start + wait; returns the container's exit code (128+signal when killed).
 // detach returns 0 once started; keep leaves the stopped container for `delete`.
 Result<int> Run(const CreateOptions& opts, bool detach, bool keep);
+struct ExecOptions {
+  std::string root = "/run/skiff-runtime";
+  std::string id;
+  std::string process_file;  // --process: a Process JSON replaces the flags below
+  std::vector<std::string> args;
+  std::string cwd;
+  std::vector<std::string> env;
+  std::string user;  // UID[:GID]
+  std::vector<gid_t> additional_gids;
+  std::vector<std::string> caps;  // added to the container's sets
+  bool no_new_privs = false;
+  bool tty = false;
+  bool detach = false;
+  std::string pid_file;
+  std::string console_socket;
+  int preserve_fds = 0;
+};
+// Returns the process's exit code, or 0 once started with detach.
+Result<int> Exec(const ExecOptions& opts);
+
 Status Kill(const std::string& root, const std::string& id, int sig, bool all);
 Status Pause(const std::string& root, const std::string& id);
 Status Resume(const std::string& root, const std::string& id);

@@ -70,6 +70,11 @@ struct ChildPlan {
   bool new_userns = false;
   bool fork_into_pidns = false;  // joined pid namespace: an extra fork to enter it
 
+  // exec: the namespaces are all joined (the root comes with the mount namespace: no
+  // rootfs to build), and the parent entered the container's pid namespace for us.
+  bool exec = false;
+  bool in_foreign_pidns = false;
+
   // cgroup v1 join: `tasks` fds the child writes "0" to.
   std::vector<int> cgroup_tasks_fds;
 

@@ -93,7 +93,8 @@ Status Steps(const ChildPlan& plan, std::string* exe) {
   // the getppid check (in a new pid namespace getppid() is 0: there the sync socket's EOF
   // tells us instead, at the next message).
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) return Errno("prctl pdeathsig");
-  pid_t expected_ppid = (plan.clone_flags & CLONE_NEWPID) ? 0 : plan.parent_pid;
+  bool foreign = (plan.clone_flags & CLONE_NEWPID) || plan.in_foreign_pidns;
+  pid_t expected_ppid = foreign ? 0 : plan.parent_pid;
   if (::getppid() != expected_ppid) _exit(1);
   if (plan.hook_request || !plan.create_container_hooks.empty() ||
       !plan.start_container_hooks.empty())
@@ -106,7 +107,7 @@ Status Steps(const ChildPlan& plan, std::string* exe) {
   TRY(ForkIntoPidns(plan));
   TRY(UnshareLate(plan));
   TRY(ApplyIdentity(plan));  // oom_score_adj goes through the host's /proc: before pivot
-  TRY(PrepareRootfs(plan));
+  if (!plan.exec) TRY(PrepareRootfs(plan));  // exec: setns(mount) brought the root
   TRY(SetupConsole(plan));
   *exe = TRY(ResolveExecutable(plan));
 
