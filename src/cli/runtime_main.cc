@@ -156,6 +156,39 @@ int main(int argc, char** argv) {
   exec->add_option("--apparmor", ignored_apparmor, "AppArmor profile (not supported, ignored)");
   exec->positionals_at_end();
 
+  std::string ps_format = "table";
+  auto* ps = app.add_subcommand("ps", "list a container's processes");
+  ps->add_option("container-id", id)->required();
+  ps->add_option("-f,--format", ps_format, "table or json")->check(CLI::IsMember({"table", "json"}));
+
+  std::string resources_file;
+  oci::Resources upd;
+  int64_t u_memory = -2, u_swap = -2, u_quota = -2, u_pids = -2;
+  uint64_t u_shares = 0, u_period = 0;
+  uint16_t u_blkio = 0;
+  std::string u_cpus, u_mems;
+  auto* update = app.add_subcommand("update", "change a running container's resources");
+  update->add_option("container-id", id)->required();
+  update->add_option("-r,--resources", resources_file, "LinuxResources JSON file, - for stdin");
+  update->add_option("--memory", u_memory, "memory limit in bytes");
+  update->add_option("--memory-swap", u_swap, "memory+swap limit in bytes");
+  update->add_option("--cpu-shares", u_shares, "cpu shares");
+  update->add_option("--cpu-quota", u_quota, "cpu CFS quota (us)");
+  update->add_option("--cpu-period", u_period, "cpu CFS period (us)");
+  update->add_option("--cpuset-cpus", u_cpus, "cpus allowed");
+  update->add_option("--cpuset-mems", u_mems, "memory nodes allowed");
+  update->add_option("--pids-limit", u_pids, "maximum number of pids");
+  update->add_option("--blkio-weight", u_blkio, "block IO weight (10-1000)");
+
+  bool ev_stats = false;
+  int ev_interval = 5;
+  auto* events = app.add_subcommand("events", "container stats and OOM events as JSON lines");
+  events->add_option("container-id", id)->required();
+  events->add_flag("--stats", ev_stats, "print the stats once and exit");
+  events->add_option("--interval", ev_interval, "seconds between stats (default 5)");
+
+  auto* features = app.add_subcommand("features", "what this runtime supports (JSON)");
+
   std::string format = "table";
   bool quiet = false;
   auto* list = app.add_subcommand("list", "list containers");
@@ -211,6 +244,52 @@ int main(int argc, char** argv) {
     auto r = runtime::Exec(eo);
     if (!r.ok()) return Fail(r.error());
     return *r;
+  }
+  if (*ps) {
+    auto r = runtime::Ps(g.root, id, ps_format == "json");
+    if (!r.ok()) return Fail(r.error());
+    std::fputs(r->c_str(), stdout);
+    if (ps_format == "json") std::puts("");
+    return 0;
+  }
+  if (*update) {
+    if (!resources_file.empty()) {
+      std::string text;
+      if (resources_file == "-") {
+        text.assign(std::istreambuf_iterator<char>(std::cin), {});
+      } else {
+        auto t = ReadFile(resources_file);
+        if (!t.ok()) return Fail(std::move(t).error().Wrap("update " + id));
+        text = *t;
+      }
+      auto r = oci::ParseResources(text);
+      if (!r.ok()) return Fail(std::move(r).error().Wrap("update " + id + ": --resources"));
+      upd = *r;
+    }
+    if (u_memory != -2 || u_swap != -2) {
+      if (!upd.memory) upd.memory = oci::Memory{};
+      if (u_memory != -2) upd.memory->limit = u_memory;
+      if (u_swap != -2) upd.memory->swap = u_swap;
+    }
+    if (u_shares || u_quota != -2 || u_period || !u_cpus.empty() || !u_mems.empty()) {
+      if (!upd.cpu) upd.cpu = oci::Cpu{};
+      if (u_shares) upd.cpu->shares = u_shares;
+      if (u_quota != -2) upd.cpu->quota = u_quota;
+      if (u_period) upd.cpu->period = u_period;
+      if (!u_cpus.empty()) upd.cpu->cpus = u_cpus;
+      if (!u_mems.empty()) upd.cpu->mems = u_mems;
+    }
+    if (u_pids != -2) upd.pids = oci::Pids{u_pids};
+    if (u_blkio) {
+      if (!upd.block_io) upd.block_io = oci::BlockIO{};
+      upd.block_io->weight = u_blkio;
+    }
+    return Done(runtime::Update(g.root, id, upd));
+  }
+  if (*events) return Done(runtime::Events(g.root, id, ev_stats, ev_interval));
+  if (*features) {
+    std::puts(runtime::FeaturesJson().c_str());
+    return 0;
   }
   if (*list) {
     auto r = runtime::List(g.root);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "oci/spec.h"
 #include "runtime/state.h"
 
 namespace skiff::runtime {
@@ -46,6 +47,14 @@ struct ExecOptions {
 };
 // Returns the process's exit code, or 0 once started with detach.
 Result<int> Exec(const ExecOptions& opts);
+
+// ps: the container's processes (json: a list of pids, as runc prints it).
+Result<std::string> Ps(const std::string& root, const std::string& id, bool as_json);
+Status Update(const std::string& root, const std::string& id, const oci::Resources& r);
+// events: a JSON stats line every interval (and an "oom" line on a new OOM kill) until the
+// container stops; stats_once prints one and returns.
+Status Events(const std::string& root, const std::string& id, bool stats_once, int interval_s);
+std::string FeaturesJson();
 
 Status Kill(const std::string& root, const std::string& id, int sig, bool all);
 Status Pause(const std::string& root, const std::string& id);
