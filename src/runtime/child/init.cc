@@ -93,8 +93,7 @@ Status Steps(const ChildPlan& plan, std::string* exe) {
   // parent's open of gid_map failed with EACCES whenever we got here first (runc nsexec
   // does the same). Nothing else is in that fresh namespace yet, and nothing is joined
   // before the maps.
-  if (!plan.new_userns && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-    return Errno("prctl dumpable");
+  if (!plan.new_userns && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return Errno("prctl dumpable");
   // Die with the parent during setup; a parent that died before this line is caught by
   // the getppid check (in a new pid namespace getppid() is 0: there the sync socket's EOF
   // tells us instead, at the next message).
@@ -104,7 +103,8 @@ Status Steps(const ChildPlan& plan, std::string* exe) {
   if (plan.hook_request || !plan.create_container_hooks.empty() ||
       !plan.start_container_hooks.empty())
     RememberHostPid();
-  ::umask(0);  // device nodes and directories get exactly the modes asked for
+  // Device nodes and directories get exactly the modes asked for; hooks get the caller's.
+  RememberUmask(::umask(0));
 
   TRY(WaitForMaps(plan));
   TRY(JoinCgroup(plan));
