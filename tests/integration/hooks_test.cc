@@ -334,5 +334,24 @@ TEST_F(HooksTest, ContainerProcessKeepsDefaultSignals) {
   EXPECT_EQ(r.out, "SigIgn:\t0000000000000000\n");
 }
 
+TEST_F(HooksTest, HooksRunWithTheCallersUmask) {
+  // The container's setup runs with umask 0 (device nodes get exactly their modes): the hooks
+  // it forks must not, or every file they create is world-writable.
+  mode_t mine = ::umask(022);
+  ::umask(mine);
+  std::string cmd = "umask >> " + log_dir_ + "/umask";
+  json hook = {{"path", "/bin/busybox"}, {"args", {"sh", "-c", cmd}}};
+  json in_root = {{"path", "/bin/busybox"}, {"args", {"sh", "-c", "umask >> /hooklog/umask"}}};
+  spec_["hooks"] = {{"createRuntime", {hook}},
+                    {"createContainer", {hook}},
+                    {"startContainer", {in_root}},
+                    {"poststart", {hook}}};
+  CmdResult r = RunArgs({"/bin/true"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  char want[8];
+  snprintf(want, sizeof want, "%04o\n", mine);
+  EXPECT_EQ(ReadText(log_dir_ + "/umask"), std::string(want) + want + want + want);
+}
+
 }  // namespace
 }  // namespace skiff::itest
