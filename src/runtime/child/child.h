@@ -11,7 +11,7 @@ namespace skiff::runtime::child {
 
 // The steps, in the files that own them (called from Run in order).
 Status PrepareRootfs(const ChildPlan& plan);  // rootfs.cc: mounts, devices, masks, pivot_root
-Status ApplyIdentity(const ChildPlan& plan);   // process.cc: hostname, rlimits, oom score
+Status ApplyIdentity(const ChildPlan& plan);  // process.cc: hostname, rlimits, oom score
 // process.cc: the executable found in the container's root (before create returns, so
 // that "not found" fails create as in runc), then the start wait, user, caps and execve.
 Result<std::string> ResolveExecutable(const ChildPlan& plan);
@@ -21,7 +21,8 @@ Status FinishAndExec(const ChildPlan& plan, const std::string& path, int* report
 Status SetupConsole(const ChildPlan& plan);
 
 // hooks.cc: the hook points inside the child.
-void RememberHostPid();                      // while the host's /proc is still visible
+void RememberHostPid();                        // while the host's /proc is still visible
+void RememberUmask(mode_t caller_umask);       // what hooks run with (ours is 0 during setup)
 Status RunCreateHooks(const ChildPlan& plan);  // before pivot_root
 Status RunStartHooks(const ChildPlan& plan);   // after the start signal, before execve
 

@@ -38,9 +38,14 @@ Status RunHook(const HookSpec& h, const std::string& state_json, const char* pha
   OwnedPid owned(pid);
   rd.reset();
   // A hook that does not read its stdin must not block us: the state is small enough for
-  // the pipe buffer, and EPIPE is ignored.
-  ::signal(SIGPIPE, SIG_IGN);
+  // the pipe buffer, and EPIPE is ignored. Only for this write: the container's init runs
+  // createContainer and startContainer hooks, and an ignored SIGPIPE would survive its
+  // execve into the container's process.
+  struct sigaction ign = {}, old = {};
+  ign.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ign, &old);
   (void)!::write(wr.get(), state_json.data(), state_json.size());
+  ::sigaction(SIGPIPE, &old, nullptr);
   wr.reset();
 
   UniqueFd pidfd(sys::PidfdOpen(pid, 0));
@@ -50,9 +55,9 @@ Status RunHook(const HookSpec& h, const std::string& state_json, const char* pha
     do {
       n = ::poll(&pfd, 1, h.timeout_s * 1000);
     } while (n < 0 && errno == EINTR);
+    // Code 0: the message says it all, strerror(ETIMEDOUT) would add "Connection timed out".
     if (n == 0)  // OwnedPid kills and reaps it
-      return MakeError(ETIMEDOUT, "%s hook %s: timed out after %d s", phase, h.path.c_str(),
-                       h.timeout_s);
+      return MakeError(0, "%s hook %s: timed out after %d s", phase, h.path.c_str(), h.timeout_s);
   }
   int status = 0;
   while (::waitpid(owned.get(), &status, 0) < 0) {
@@ -63,8 +68,7 @@ Status RunHook(const HookSpec& h, const std::string& state_json, const char* pha
   if (WIFEXITED(status))
     return MakeError(0, "%s hook %s: exited with status %d", phase, h.path.c_str(),
                      WEXITSTATUS(status));
-  return MakeError(0, "%s hook %s: killed by signal %d", phase, h.path.c_str(),
-                   WTERMSIG(status));
+  return MakeError(0, "%s hook %s: killed by signal %d", phase, h.path.c_str(), WTERMSIG(status));
 }
 
 Status RunHooks(const std::vector<HookSpec>& hooks, const std::string& state_json,

@@ -1,4 +1,5 @@
 // The child's hook points (config.md "POSIX-platform Hooks").
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -10,15 +11,28 @@ namespace skiff::runtime::child {
 namespace {
 
 pid_t g_host_pid = 0;
+mode_t g_caller_umask = 022;
+
+// The setup runs with umask 0; a hook forked from it would create world-writable files.
+// Hooks get the umask the runtime was started with, as prestart and poststart do.
+Status RunWithCallerUmask(const std::vector<HookSpec>& hooks, const std::string& state,
+                          const char* phase) {
+  if (hooks.empty()) return Ok();
+  mode_t setup = ::umask(g_caller_umask);
+  Status st = RunHooks(hooks, state, phase);
+  ::umask(setup);
+  return st;
+}
 
 // Hooks get the state with the pid as the runtime sees it (the host's), not our pid in a
 // new pid namespace.
 std::string State(const ChildPlan& plan, const char* status) {
-  return StrFormat("{\"pid\":%d,\"status\":\"%s\",", g_host_pid, status) +
-         plan.state_json_rest;
+  return StrFormat("{\"pid\":%d,\"status\":\"%s\",", g_host_pid, status) + plan.state_json_rest;
 }
 
 }  // namespace
+
+void RememberUmask(mode_t caller_umask) { g_caller_umask = caller_umask; }
 
 void RememberHostPid() {
   char buf[32] = {};
@@ -33,11 +47,11 @@ Status RunCreateHooks(const ChildPlan& plan) {
     bool got = TRY(RecvSync(plan.sync_fd, &m));
     if (!got || m.type != SyncType::kGo) _exit(1);  // the parent reports its hook failure
   }
-  return RunHooks(plan.create_container_hooks, State(plan, "created"), "createContainer");
+  return RunWithCallerUmask(plan.create_container_hooks, State(plan, "created"), "createContainer");
 }
 
 Status RunStartHooks(const ChildPlan& plan) {
-  return RunHooks(plan.start_container_hooks, State(plan, "created"), "startContainer");
+  return RunWithCallerUmask(plan.start_container_hooks, State(plan, "created"), "startContainer");
 }
 
 }  // namespace skiff::runtime::child

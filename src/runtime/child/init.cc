@@ -88,7 +88,12 @@ Status Steps(const ChildPlan& plan, std::string* exe) {
   for (int fd : plan.close_in_child) ::close(fd);
   // Not dumpable while we carry the runtime's memory inside the container's namespaces: no
   // process in there may ptrace us or open /proc/<pid>/exe (CVE-2019-5736). execve resets it.
-  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return Errno("prctl dumpable");
+  // Except in a new user namespace until the parent has written its maps (WaitForMaps turns
+  // it off then): a non-dumpable task's /proc/<pid> files belong to root, so an unprivileged
+  // parent's open of gid_map failed with EACCES whenever we got here first (runc nsexec
+  // does the same). Nothing else is in that fresh namespace yet, and nothing is joined
+  // before the maps.
+  if (!plan.new_userns && ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return Errno("prctl dumpable");
   // Die with the parent during setup; a parent that died before this line is caught by
   // the getppid check (in a new pid namespace getppid() is 0: there the sync socket's EOF
   // tells us instead, at the next message).
@@ -99,7 +104,8 @@ Status Steps(const ChildPlan& plan, std::string* exe) {
   if (plan.hook_request || !plan.create_container_hooks.empty() ||
       !plan.start_container_hooks.empty())
     RememberHostPid();
-  ::umask(0);  // device nodes and directories get exactly the modes asked for
+  // Device nodes and directories get exactly the modes asked for; hooks get the caller's.
+  RememberUmask(::umask(0));
 
   TRY(WaitForMaps(plan));
   TRY(JoinCgroup(plan));
