@@ -172,9 +172,9 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   TRY(oci::ValidateSpec(spec).Wrap("config.json"));
   bool proxy_tty = spec.process->terminal && opts.console_socket.empty();
   if (proxy_tty && (!for_run || opts.detach))
-    return MakeError(EINVAL, "process.terminal needs --console-socket when detached");
+    return MakeError(0, "process.terminal needs --console-socket when detached");
   if (!spec.process->terminal && !opts.console_socket.empty())
-    return MakeError(EINVAL, "--console-socket needs process.terminal: true");
+    return MakeError(0, "--console-socket needs process.terminal: true");
 
   TRY(MkdirAll(opts.root, 0700));
   std::string dir = StateDir(opts.root, opts.id);
@@ -201,6 +201,8 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   if (!made.ok() && RootlessWithoutLimits(spec, made.error().code)) {
     c.cgroup.reset();  // as runc: an unprivileged caller asking for no limits runs without
   } else {
+    if (!made.ok() && ::geteuid() != 0)
+      return std::move(made).error().Wrap("rootless: the spec sets resources, but cgroups can't be made");
     join = TRY(std::move(made).Wrap("cgroup"));
     TRY(c.cgroup->Apply(ResourcesWithDefaults(spec)).Wrap("cgroup"));
   }

@@ -129,7 +129,7 @@ Result<int> DoExec(const ExecOptions& o) {
   ChildPlan plan = TRY(PlanExec(o, s, spec, p));
 
   bool proxy_tty = p.terminal && o.console_socket.empty();
-  if (proxy_tty && o.detach) return MakeError(EINVAL, "--tty needs --console-socket when detached");
+  if (proxy_tty && o.detach) return MakeError(0, "--tty needs --console-socket when detached");
   UniqueFd console_child, console_parent;
   if (!o.console_socket.empty()) {
     console_child = TRY(ConnectUnix(o.console_socket).Wrap("console socket"));

@@ -111,7 +111,7 @@ class HooksTest : public BundleTest {
                     const std::string& container_ns) {
     const std::string host_ns = MntNs(::getpid());
     const std::map<std::string, std::string> status = {
-        {"prestart", "creating"},       {"createRuntime", "creating"},
+        {"prestart", "created"},        {"createRuntime", "creating"},
         {"createContainer", "created"}, {"startContainer", "created"},
         {"poststart", "running"},       {"poststop", "stopped"}};
     for (const auto& c : calls) {
