@@ -170,10 +170,11 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   std::string config = TRY(ReadFile(bundle + "/config.json"));
   oci::Spec spec = TRY(oci::ParseSpec(config).Wrap("config.json"));
   TRY(oci::ValidateSpec(spec).Wrap("config.json"));
-  bool proxy_tty = spec.process->terminal && opts.console_socket.empty();
+  bool terminal = spec.process && spec.process->terminal;
+  bool proxy_tty = terminal && opts.console_socket.empty();
   if (proxy_tty && (!for_run || opts.detach))
     return MakeError(0, "process.terminal needs --console-socket when detached");
-  if (!spec.process->terminal && !opts.console_socket.empty())
+  if (!terminal && !opts.console_socket.empty())
     return MakeError(0, "--console-socket needs process.terminal: true");
 
   TRY(MkdirAll(opts.root, 0700));
@@ -235,7 +236,7 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
     console_child = UniqueFd(cs[1]);
   }
   plan.console_socket_fd = console_child.get();
-  if (spec.process->console_size) {
+  if (spec.process && spec.process->console_size) {
     plan.console_height = spec.process->console_size->height;
     plan.console_width = spec.process->console_size->width;
   }

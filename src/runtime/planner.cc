@@ -200,7 +200,6 @@ std::vector<oci::DeviceRule> DefaultDeviceRules() {
 
 Result<ChildPlan> BuildPlan(const oci::Spec& spec, const PlanOptions& opts) {
   ChildPlan plan;
-  if (!spec.process) return MakeError(EINVAL, "process: missing (nothing to run)");
   if (!spec.root) return MakeError(EINVAL, "root: missing");
   static const oci::Linux kNoLinux;
   oci::Spec with_linux;
@@ -231,7 +230,10 @@ Result<ChildPlan> BuildPlan(const oci::Spec& spec, const PlanOptions& opts) {
     plan.timens_offsets += StrFormat("%s %lld %u\n", clock.c_str(),
                                      static_cast<long long>(off.secs), off.nanosecs);
 
-  const oci::Process& p = *spec.process;
+  // config.md: process is only REQUIRED when start is called. Without one the container
+  // is created (namespaces, cgroup, root) and start fails (runtime.md).
+  static const oci::Process kNoProcess;
+  const oci::Process& p = spec.process ? *spec.process : kNoProcess;
   for (const auto& r : p.rlimits) {
     int res = RlimitByName(r.type);
     if (res < 0) return MakeError(EINVAL, "process.rlimits: unknown type %s", r.type.c_str());

@@ -86,5 +86,33 @@ TEST_F(ConformanceTest, UngrantableCapabilityIsAWarning) {
   EXPECT_NE(r.out.find("0000000000000020"), std::string::npos) << r.out;  // CAP_KILL only
 }
 
+// runtime.md: a config without process can be created; start MUST fail, and the
+// container then stops and can be deleted.
+TEST_F(ConformanceTest, CreateWithoutProcessStartFails) {
+  spec_.erase("process");
+  WriteConfig();
+  std::string id = NewId("noproc");
+  CmdResult c = Runtime({"create", "-b", bundle_, id});
+  ASSERT_EQ(c.code, 0) << c.err;
+  EXPECT_EQ(State(id)["status"], "created");
+  CmdResult s = Runtime({"start", id});
+  EXPECT_NE(s.code, 0);
+  EXPECT_NE(s.err.find("process: not set"), std::string::npos) << s.err;
+  EXPECT_TRUE(WaitStatus(id, "stopped"));
+  EXPECT_EQ(Runtime({"delete", id}).code, 0);
+}
+
+// The time namespace with offsets: the container's boot clock is a day ahead.
+TEST_F(ConformanceTest, TimeNamespaceOffsets) {
+  spec_["linux"]["namespaces"].push_back({{"type", "time"}});
+  spec_["linux"]["timeOffsets"] = {{"boottime", {{"secs", 86400}, {"nanosecs", 0}}}};
+  CmdResult r = RunArgs({"/bin/cat", "/proc/uptime"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  double inside = std::stod(r.out);
+  double host = std::stod(ReadText("/proc/uptime"));
+  EXPECT_GT(inside, host + 86000) << r.out;
+  EXPECT_LT(inside, host + 86800) << r.out;
+}
+
 }  // namespace
 }  // namespace skiff::itest

@@ -130,6 +130,7 @@ Status ApplyIdentity(const ChildPlan& plan) {
 }
 
 Result<std::string> ResolveExecutable(const ChildPlan& plan) {
+  if (plan.args.empty()) return std::string();  // no process: start will say so
   return LookPath(plan.args[0], plan.env);
 }
 
@@ -147,6 +148,7 @@ Status FinishAndExec(const ChildPlan& plan, const std::string& path, int* report
   }
 
   TRY(WaitStart(plan, report_fd));
+  if (plan.args.empty()) return MakeError(0, "process: not set in config.json, nothing to start");
   TRY(RunStartHooks(plan));
 
   // Without no_new_privs a filter needs CAP_SYS_ADMIN, which the capability step may take
