@@ -25,6 +25,7 @@
 #include "runtime/child/child.h"
 #include "runtime/create_internal.h"
 #include "runtime/planner.h"
+#include "runtime/seccomp.h"
 #include "runtime/sync.h"
 
 namespace skiff::runtime {
@@ -236,6 +237,7 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
     console_child = UniqueFd(cs[1]);
   }
   plan.console_socket_fd = console_child.get();
+  UniqueFd seccomp_sock = TRY(ConnectSeccompAgent(spec, opts.id, bundle, &plan));
   if (spec.process && spec.process->console_size) {
     plan.console_height = spec.process->console_size->height;
     plan.console_width = spec.process->console_size->width;
@@ -256,6 +258,7 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   child_end.reset();
   listen_fd.reset();
   console_child.reset();
+  seccomp_sock.reset();
   join.self_tasks.clear();
 
   if (plan.new_userns) {

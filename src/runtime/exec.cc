@@ -140,6 +140,7 @@ Result<int> DoExec(const ExecOptions& o) {
     console_child = UniqueFd(cs[1]);
   }
   plan.console_socket_fd = p.terminal ? console_child.get() : -1;
+  UniqueFd seccomp_sock = TRY(ConnectSeccompAgent(spec, o.id, s.bundle, &plan));
 
   std::unique_ptr<cgroup::Manager> cg;
   cgroup::JoinPlan join;
@@ -168,6 +169,7 @@ Result<int> DoExec(const ExecOptions& o) {
   OwnedPid owned(pid);
   child_end.reset();
   console_child.reset();
+  seccomp_sock.reset();
   join.self_tasks.clear();
 
   SyncMsg m;

@@ -111,6 +111,11 @@ struct ChildPlan {
   bool no_new_privs = false;
   CapSets caps;  // absent in the spec = none at all (as crun)
   std::optional<SeccompProgram> seccomp;
+  // SCMP_ACT_NOTIFY: the connection to linux.seccomp.listenerPath (opened by the parent) and
+  // the seccomp state message around the pid, which only the child knows (parts joined
+  // with its host pid: part0 PID part1 PID part2).
+  int seccomp_listener_sock = -1;
+  std::string seccomp_msg[3];
   int preserve_fds = 0;  // fds 3 .. 3+N-1 are passed on
 
   // Hooks. The parent runs prestart/createRuntime when the child asks (before pivot_root);

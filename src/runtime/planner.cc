@@ -251,8 +251,6 @@ Result<ChildPlan> BuildPlan(const oci::Spec& spec, const PlanOptions& opts) {
   plan.caps = TRY(ResolveCapabilities(p.capabilities.value_or(oci::Capabilities{})));
   if (s->linux->seccomp) {
     plan.seccomp = TRY(CompileSeccomp(*s->linux->seccomp));
-    if (plan.seccomp->has_notify)
-      return MakeError(ENOTSUP, "linux.seccomp: SCMP_ACT_NOTIFY is not supported yet");
   }
   plan.preserve_fds = opts.preserve_fds;
   if (spec.hooks) {

@@ -3,6 +3,9 @@
 // child::LoadSeccomp right before execve.
 #pragma once
 
+#include "base/fd.h"
+#include "runtime/plan.h"
+
 #include <string>
 #include <vector>
 
@@ -25,5 +28,10 @@ Result<SeccompProgram> CompileSeccomp(const oci::Seccomp& spec);
 // clone without namespace flags and clone3 failing with ENOSYS unless CAP_SYS_ADMIN is held,
 // and the syscalls each capability needs allowed only with that capability.
 oci::Seccomp DefaultSeccompProfile(const std::vector<std::string>& capabilities);
+
+// With SCMP_ACT_NOTIFY rules: connects to listenerPath and fills in the plan's listener
+// socket and message. Returns an invalid fd when the filter notifies nothing.
+Result<UniqueFd> ConnectSeccompAgent(const oci::Spec& spec, const std::string& id,
+                                     const std::string& bundle, ChildPlan* plan);
 
 }  // namespace skiff::runtime

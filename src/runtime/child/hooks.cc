@@ -39,6 +39,8 @@ void RememberHostPid() {
   if (::readlink("/proc/self", buf, sizeof buf - 1) > 0) g_host_pid = atoi(buf);
 }
 
+pid_t HostPid() { return g_host_pid; }
+
 Status RunCreateHooks(const ChildPlan& plan) {
   if (plan.hook_request) {
     SyncMsg m = {};

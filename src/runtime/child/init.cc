@@ -102,7 +102,7 @@ Status Steps(const ChildPlan& plan, std::string* exe) {
   pid_t expected_ppid = foreign ? 0 : plan.parent_pid;
   if (::getppid() != expected_ppid) _exit(1);
   if (plan.hook_request || !plan.create_container_hooks.empty() ||
-      !plan.start_container_hooks.empty())
+      !plan.start_container_hooks.empty() || plan.seccomp_listener_sock >= 0)
     RememberHostPid();
   // Device nodes and directories get exactly the modes asked for; hooks get the caller's.
   RememberUmask(::umask(0));

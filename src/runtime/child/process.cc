@@ -14,6 +14,7 @@
 #include "base/file.h"
 #include "runtime/child/child.h"
 #include "runtime/sync.h"
+#include "base/unix_socket.h"
 
 namespace skiff::runtime::child {
 namespace {
@@ -89,6 +90,22 @@ Status SwitchUser(const ChildPlan& plan) {
   return Ok();
 }
 
+// The filter, and with SCMP_ACT_NOTIFY its listener fd handed to the agent at
+// listenerPath with the seccomp state (config-linux.md "The Container Process State").
+// The sendmsg here runs under the filter: a profile that notifies sendmsg itself would
+// wait on an agent that has no fd yet, so such a profile can't work (as with runc).
+Status InstallSeccomp(const ChildPlan& plan) {
+  int listener = -1;
+  TRY(LoadSeccomp(*plan.seccomp, plan.seccomp->has_notify ? &listener : nullptr).Wrap("seccomp"));
+  if (listener < 0) return Ok();
+  std::string pid = std::to_string(HostPid());
+  std::string msg = plan.seccomp_msg[0] + pid + plan.seccomp_msg[1] + pid + plan.seccomp_msg[2];
+  TRY(SendFd(plan.seccomp_listener_sock, listener, msg).Wrap("seccomp listener"));
+  ::close(listener);
+  ::close(plan.seccomp_listener_sock);
+  return Ok();
+}
+
 Status WaitStart(const ChildPlan& plan, int* report_fd) {
   if (plan.start_listen_fd < 0) {
     SyncMsg m;
@@ -154,7 +171,7 @@ Status FinishAndExec(const ChildPlan& plan, const std::string& path, int* report
   // Without no_new_privs a filter needs CAP_SYS_ADMIN, which the capability step may take
   // away: load it while we still have it (runc's order). The filter then also sees the
   // setuid and capset calls below; Docker's profile allows them.
-  if (plan.seccomp && !plan.no_new_privs) TRY(LoadSeccomp(*plan.seccomp).Wrap("seccomp"));
+  if (plan.seccomp && !plan.no_new_privs) TRY(InstallSeccomp(plan));
   TRY(DropBounding(plan.caps));  // needs CAP_SETPCAP: before the uid switch
   TRY(SwitchUser(plan));
   TRY(SetCapabilities(plan.caps));
@@ -163,7 +180,7 @@ Status FinishAndExec(const ChildPlan& plan, const std::string& path, int* report
     return Errno("prctl no_new_privs");
   ::umask(plan.umask.value_or(022));
   // As late as possible: every syscall from here to execve is filtered.
-  if (plan.seccomp && plan.no_new_privs) TRY(LoadSeccomp(*plan.seccomp).Wrap("seccomp"));
+  if (plan.seccomp && plan.no_new_privs) TRY(InstallSeccomp(plan));
 
   std::vector<char*> argv, envp;
   for (const auto& a : plan.args) argv.push_back(const_cast<char*>(a.c_str()));
