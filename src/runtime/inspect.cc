@@ -106,7 +106,7 @@ Status Events(const std::string& root, const std::string& id, bool stats_once, i
 
 std::string FeaturesJson() {
   // Only what skiff really does (features.md): no systemd, AppArmor, SELinux, Intel RDT or
-  // idmapped mounts yet; seccomp notify is refused.
+  // idmapped mounts yet.
   json f = {
       {"ociVersionMin", "1.0.0"},
       {"ociVersionMax", "1.2.0"},
@@ -127,7 +127,7 @@ std::string FeaturesJson() {
         {"seccomp",
          {{"enabled", true},
           {"actions", {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL",
-                       "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
+                       "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY",
                        "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"}},
           {"operators", {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE",
                          "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"}},
