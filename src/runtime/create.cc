@@ -192,6 +192,7 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   PlanOptions po{bundle, opts.no_pivot, opts.preserve_fds, &h};
   ChildPlan plan = TRY(BuildPlan(spec, po));
   TRY(OpenNamespaceFds(&plan));
+  TRY(MakeIdmapUserns(spec, &plan));
 
   std::string cg_path = spec.linux ? spec.linux->cgroups_path : "";
   c.cgroup = TRY(cgroup::New(h, cg_path, opts.id));

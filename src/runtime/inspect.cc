@@ -105,19 +105,19 @@ Status Events(const std::string& root, const std::string& id, bool stats_once, i
 }
 
 std::string FeaturesJson() {
-  // Only what skiff really does (features.md): no systemd, AppArmor, SELinux, Intel RDT or
-  // idmapped mounts yet.
+  // Only what skiff really does (features.md): no systemd, AppArmor, SELinux or Intel RDT;
+  // idmapped mounts for binds.
   json f = {
       {"ociVersionMin", "1.0.0"},
       {"ociVersionMax", "1.2.0"},
       {"hooks", {"prestart", "createRuntime", "createContainer", "startContainer", "poststart",
                  "poststop"}},
       {"mountOptions",
-       {"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "lazytime",
+       {"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "idmap", "lazytime",
         "loud", "mand", "noatime", "nodev", "nodiratime", "noexec", "nolazytime", "nomand",
         "norelatime", "nostrictatime", "nosuid", "private", "rbind", "rdev", "relatime",
         "remount", "rexec", "rnoatime", "rnodev", "rnodiratime", "rnoexec", "rnosuid",
-        "rnosymfollow", "ro", "rprivate", "rro", "rrw", "rshared", "rslave", "rsuid",
+        "rnosymfollow", "ridmap", "ro", "rprivate", "rro", "rrw", "rshared", "rslave", "rsuid",
         "rsymfollow", "runbindable", "rw", "shared", "silent", "slave", "strictatime", "suid",
         "sync", "unbindable"}},
       {"linux",
@@ -140,7 +140,7 @@ std::string FeaturesJson() {
         {"apparmor", {{"enabled", false}}},
         {"selinux", {{"enabled", false}}},
         {"intelRdt", {{"enabled", false}}},
-        {"mountExtensions", {{"idmap", {{"enabled", false}}}}}}},
+        {"mountExtensions", {{"idmap", {{"enabled", true}}}}}}},
       {"annotations", {{"io.github.skiff.version", "0.1.0"}}}};
   return f.dump(4);
 }

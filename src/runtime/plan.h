@@ -38,6 +38,9 @@ struct MountStep {
   std::vector<std::pair<std::string, std::string>> cgroup_v1;
   std::vector<std::pair<std::string, std::string>> cgroup_links;
   bool cgroup_unified = false;  // hybrid: also cgroup2 at <dest>/unified
+  // An idmapped bind mount (mount uidMappings/gidMappings): a user namespace fd carrying
+  // the mapping, made by the parent; -1 for none.
+  int idmap_userns_fd = -1;
 };
 
 struct DeviceNode {
@@ -85,6 +88,7 @@ struct ChildPlan {
   unsigned long rootfs_propagation = 0;
   bool no_pivot = false;
   std::vector<MountStep> mounts;
+  std::vector<UniqueFd> idmap_userns;  // owns the fds the idmapped mounts name
   std::vector<DeviceNode> devices;
   bool bind_devices = false;  // in a user namespace mknod is refused: bind the host's nodes
   bool dev_is_tmpfs = false;  // /dev mounted by the spec: add default symlinks and ptmx

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
+#include <unistd.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -10,6 +12,7 @@
 #include <algorithm>
 #include <set>
 
+#include "base/file.h"
 #include "base/syscalls.h"
 #include "runtime/caps.h"
 #include "runtime/seccomp.h"
@@ -265,6 +268,48 @@ std::vector<HookSpec> ToHookSpecs(const std::vector<oci::Hook>& hooks) {
   std::vector<HookSpec> out;
   for (const auto& h : hooks) out.push_back({h.path, h.args, h.env, h.timeout.value_or(0)});
   return out;
+}
+
+namespace {
+
+std::string MapText(const std::vector<oci::IdMapping>& maps) {
+  std::string out;
+  for (const auto& m : maps) out += StrFormat("%u %u %u\n", m.container_id, m.host_id, m.size);
+  return out;
+}
+
+Result<UniqueFd> UsernsWithMaps(const oci::Mount& m) {
+  sys::CloneArgs args;
+  args.flags = CLONE_NEWUSER;
+  args.exit_signal = SIGCHLD;
+  pid_t pid = sys::Clone3(&args);
+  if (pid < 0) return Errno("clone a user namespace for an idmapped mount");
+  if (pid == 0) {
+    for (;;) ::pause();  // killed by the parent once it holds the namespace
+  }
+  OwnedPid owned(pid);
+  TRY(WriteFile(StrFormat("/proc/%d/uid_map", pid), MapText(m.uid_mappings))
+          .Wrap("idmapped mount " + m.destination));
+  TRY(WriteFile(StrFormat("/proc/%d/gid_map", pid), MapText(m.gid_mappings))
+          .Wrap("idmapped mount " + m.destination));
+  UniqueFd fd(::open(StrFormat("/proc/%d/ns/user", pid).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return Errno("open the idmap user namespace");
+  return fd;
+}
+
+}  // namespace
+
+Status MakeIdmapUserns(const oci::Spec& spec, ChildPlan* plan) {
+  for (size_t i = 0; i < spec.mounts.size() && i < plan->mounts.size(); ++i) {
+    const oci::Mount& m = spec.mounts[i];
+    if (m.uid_mappings.empty()) continue;
+    if (plan->mounts[i].kind != MountKind::kBind)
+      return MakeError(0, "mounts[%zu]: idmapped mounts are supported for bind mounts", i);
+    UniqueFd fd = TRY(UsernsWithMaps(m));
+    plan->mounts[i].idmap_userns_fd = fd.get();
+    plan->idmap_userns.push_back(std::move(fd));
+  }
+  return Ok();
 }
 
 Status OpenNamespaceFds(ChildPlan* plan) {

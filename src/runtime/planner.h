@@ -22,6 +22,10 @@ Result<ChildPlan> BuildPlan(const oci::Spec& spec, const PlanOptions& opts);
 
 std::vector<HookSpec> ToHookSpecs(const std::vector<oci::Hook>& hooks);
 
+// Makes the user namespaces that idmapped mounts take their mappings from (a short-lived
+// child in a new user namespace, its maps written, its ns file kept open).
+Status MakeIdmapUserns(const oci::Spec& spec, ChildPlan* plan);
+
 // Opens the namespace files the plan joins (O_RDONLY|O_CLOEXEC).
 Status OpenNamespaceFds(ChildPlan* plan);
 

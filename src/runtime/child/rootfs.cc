@@ -71,12 +71,32 @@ Status ApplyAfter(int rootfd, const MountStep& m, bool remount_bind) {
   return Ok();
 }
 
+// An idmapped bind: a detached clone of the source, the mapping set on it with
+// mount_setattr(MOUNT_ATTR_IDMAP), then attached at the target.
+Status MountIdmapped(const MountStep& m, int target_fd) {
+  unsigned rec = m.opts.recursive ? AT_RECURSIVE : 0;
+  UniqueFd tree(::open_tree(AT_FDCWD, m.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec));
+  if (!tree) return Errno("clone %s for an idmapped mount", m.source.c_str());
+  struct mount_attr attr = {};
+  attr.attr_set = MOUNT_ATTR_IDMAP;
+  attr.userns_fd = static_cast<uint64_t>(m.idmap_userns_fd);
+  if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH | rec, &attr, sizeof attr) < 0)
+    return Errno("idmap %s", m.source.c_str());
+  if (::move_mount(tree.get(), "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    return Errno("attach idmapped %s on %s", m.source.c_str(), m.destination.c_str());
+  return Ok();
+}
+
 Status MountBind(int rootfd, const MountStep& m) {
   struct stat st;
   if (::stat(m.source.c_str(), &st) < 0) return Errno("bind mount source %s", m.source.c_str());
   UniqueFd target = TRY(MkdirAllInRoot(rootfd, m.destination, !S_ISDIR(st.st_mode)));
-  unsigned long flags = MS_BIND | (m.opts.recursive ? MS_REC : 0);
-  TRY(MountAt(m.source.c_str(), target.get(), nullptr, flags, nullptr, m.destination));
+  if (m.idmap_userns_fd >= 0) {
+    TRY(MountIdmapped(m, target.get()));
+  } else {
+    unsigned long flags = MS_BIND | (m.opts.recursive ? MS_REC : 0);
+    TRY(MountAt(m.source.c_str(), target.get(), nullptr, flags, nullptr, m.destination));
+  }
   return ApplyAfter(rootfd, m, true);
 }
 

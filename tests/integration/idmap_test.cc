@@ -1,0 +1,45 @@
+// Idmapped bind mounts (mounts[].uidMappings/gidMappings, runtime-spec 1.2).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "bundle.h"
+
+namespace skiff::itest {
+namespace {
+
+class IdmapTest : public BundleTest {};
+
+TEST_F(IdmapTest, OwnersAreMappedOnlyOnTheIdmappedMount) {
+  std::string dir = TempDir("idmapped");
+  std::string file = dir + "/f";
+  std::ofstream(file) << "x";
+  ASSERT_EQ(::chown(file.c_str(), 0, 0), 0);
+  spec_["mounts"].push_back({{"destination", "/mapped"}, {"type", "bind"}, {"source", dir},
+                             {"options", {"bind", "idmap"}},
+                             {"uidMappings", {{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}}},
+                             {"gidMappings", {{{"containerID", 0}, {"hostID", 2000}, {"size", 1}}}}});
+  spec_["mounts"].push_back({{"destination", "/plain"}, {"type", "bind"}, {"source", dir},
+                             {"options", {"bind"}}});
+  CmdResult r = RunArgs({"/bin/sh", "-c", "stat -c '%u:%g' /mapped/f /plain/f"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "1000:2000\n0:0\n");
+  // The host's view is untouched.
+  struct stat st;
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+}
+
+TEST_F(IdmapTest, OnlyBindMountsCanBeIdmapped) {
+  spec_["mounts"].push_back({{"destination", "/t"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+                             {"options", {"idmap"}},
+                             {"uidMappings", {{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}}},
+                             {"gidMappings", {{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}}}});
+  CmdResult r = RunArgs({"/bin/true"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("idmapped mounts are supported for bind mounts"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace skiff::itest
