@@ -166,7 +166,12 @@ Status WaitForChild(const ChildWait& w, pid_t* pid) {
 
 Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   TRY(ValidateId(opts.id));
-  TRY(CheckPreservedFds(opts.preserve_fds));
+  // Socket activation, as runc: fds 3..3+LISTEN_FDS-1 of ours go to the container first,
+  // with LISTEN_FDS and LISTEN_PID=1 in its environment; --preserve-fds come after them.
+  int listen_fds = 0;
+  if (const char* lf = ::getenv("LISTEN_FDS")) listen_fds = std::max(0, atoi(lf));
+  int preserve = listen_fds + opts.preserve_fds;
+  TRY(CheckPreservedFds(preserve));
   std::string bundle = TRY(ResolveBundle(opts.bundle));
   std::string config = TRY(ReadFile(bundle + "/config.json"));
   oci::Spec spec = TRY(oci::ParseSpec(config).Wrap("config.json"));
@@ -189,8 +194,12 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   c.dir_fd = TRY(LockContainer(opts.root, opts.id));
 
   cgroup::Hierarchies h = TRY(cgroup::Detect());
-  PlanOptions po{bundle, opts.no_pivot, opts.preserve_fds, &h};
+  PlanOptions po{bundle, opts.no_pivot, preserve, &h};
   ChildPlan plan = TRY(BuildPlan(spec, po));
+  if (listen_fds > 0) {
+    plan.env.push_back(StrFormat("LISTEN_FDS=%d", listen_fds));
+    plan.env.push_back("LISTEN_PID=1");
+  }
   TRY(OpenNamespaceFds(&plan));
   TRY(MakeIdmapUserns(spec, &plan));
 

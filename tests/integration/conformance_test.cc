@@ -114,5 +114,38 @@ TEST_F(ConformanceTest, TimeNamespaceOffsets) {
   EXPECT_LT(inside, host + 86800) << r.out;
 }
 
+// Socket activation (runc's behaviour): LISTEN_FDS fds go in first, the variables with them.
+TEST_F(ConformanceTest, ListenFdsArePassedOn) {
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);
+  ::setenv("LISTEN_FDS", "1", 1);
+  CmdOptions o;
+  o.pass_fds = {p[0]};
+  CmdResult r = RunProbe({"all"}, {}, o);
+  ::unsetenv("LISTEN_FDS");
+  ::close(p[0]);
+  ::close(p[1]);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["fds"], nlohmann::json::array({0, 1, 2, 3})) << r.out;
+  auto env = j["env"];
+  EXPECT_NE(std::find(env.begin(), env.end(), "LISTEN_FDS=1"), env.end()) << env;
+  EXPECT_NE(std::find(env.begin(), env.end(), "LISTEN_PID=1"), env.end()) << env;
+}
+
+// An overlay mount from the spec (lowerdir/upperdir/workdir), as engines build roots.
+TEST_F(ConformanceTest, OverlayMount) {
+  std::string lower = TempDir("lower"), upper = TempDir("upper"), workdir = TempDir("work");
+  std::ofstream(lower + "/from-lower") << "L";
+  spec_["mounts"].push_back(
+      {{"destination", "/ov"}, {"type", "overlay"}, {"source", "overlay"},
+       {"options", {"lowerdir=" + lower, "upperdir=" + upper, "workdir=" + workdir}}});
+  CmdResult r = RunArgs({"/bin/sh", "-c", "cat /ov/from-lower; echo U > /ov/new"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "L");
+  EXPECT_EQ(ReadText(upper + "/new"), "U\n");
+  EXPECT_FALSE(Exists(lower + "/new"));
+}
+
 }  // namespace
 }  // namespace skiff::itest
