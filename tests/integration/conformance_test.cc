@@ -1,4 +1,5 @@
 // Fixes that the runtime-tools validation suite found, each with a test of our own.
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 
@@ -145,6 +146,20 @@ TEST_F(ConformanceTest, OverlayMount) {
   EXPECT_EQ(r.out, "L");
   EXPECT_EQ(ReadText(upper + "/new"), "U\n");
   EXPECT_FALSE(Exists(lower + "/new"));
+}
+
+// A caller that ignores SIGINT and SIGQUIT (a shell's background job, CI) must not pass that
+// on: execve keeps ignored signals, so the runtime resets them.
+TEST_F(ConformanceTest, IgnoredSignalsOfTheCallerAreReset) {
+  struct sigaction ign = {}, old_int, old_quit;
+  ign.sa_handler = SIG_IGN;
+  ::sigaction(SIGINT, &ign, &old_int);
+  ::sigaction(SIGQUIT, &ign, &old_quit);
+  CmdResult r = RunArgs({"/bin/grep", "^SigIgn", "/proc/self/status"});
+  ::sigaction(SIGINT, &old_int, nullptr);
+  ::sigaction(SIGQUIT, &old_quit, nullptr);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "SigIgn:\t0000000000000000\n");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // The container process's identity and its last steps before execve.
 #include <fcntl.h>
+#include <signal.h>
 #include <grp.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
@@ -106,6 +107,23 @@ Status InstallSeccomp(const ChildPlan& plan) {
   return Ok();
 }
 
+// Ignored signals and the blocked mask survive execve: a runtime started from a shell job
+// or a supervisor that ignores SIGINT/SIGQUIT would pass that on, and Ctrl-C would not
+// reach the container. The container starts from the defaults, whatever its caller had.
+void ResetSignals() {
+  struct sigaction dfl = {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    struct sigaction cur;
+    if (::sigaction(sig, nullptr, &cur) == 0 && cur.sa_handler == SIG_IGN)
+      ::sigaction(sig, &dfl, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
 Status WaitStart(const ChildPlan& plan, int* report_fd) {
   if (plan.start_listen_fd < 0) {
     SyncMsg m;
@@ -165,6 +183,7 @@ Status FinishAndExec(const ChildPlan& plan, const std::string& path, int* report
   }
 
   TRY(WaitStart(plan, report_fd));
+  ResetSignals();
   if (plan.args.empty()) return MakeError(0, "process: not set in config.json, nothing to start");
   TRY(RunStartHooks(plan));
 
