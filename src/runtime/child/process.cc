@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -111,13 +112,17 @@ Status InstallSeccomp(const ChildPlan& plan) {
 // or a supervisor that ignores SIGINT/SIGQUIT would pass that on, and Ctrl-C would not
 // reach the container. The container starts from the defaults, whatever its caller had.
 void ResetSignals() {
-  struct sigaction dfl = {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) {
+  // The raw syscall: glibc's sigaction refuses 32 and 33 (its own), and a caller may well
+  // have left those ignored too (seen in CI).
+  struct {
+    void* handler;
+    unsigned long flags;
+    void* restorer;
+    unsigned long mask;
+  } dfl = {};  // SIG_DFL
+  for (int sig = 1; sig <= 64; ++sig) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
-    struct sigaction cur;
-    if (::sigaction(sig, nullptr, &cur) == 0 && cur.sa_handler == SIG_IGN)
-      ::sigaction(sig, &dfl, nullptr);
+    ::syscall(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof dfl.mask);
   }
   sigset_t none;
   sigemptyset(&none);
