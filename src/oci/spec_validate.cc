@@ -76,9 +76,9 @@ Status CheckMounts(const Spec& spec) {
   for (size_t i = 0; i < spec.mounts.size(); i++) {
     const Mount& m = spec.mounts[i];
     std::string field = At("mounts", i);
-    // runc still accepts relative destinations for old configs (resolving them against
-    // "/"); the spec says absolute since 1.0 and a relative one is usually a typo.
-    TRY(CheckAbsolute(field + ".destination", m.destination));
+    // config.md (1.1+): a relative destination is deprecated but MUST be taken as relative
+    // to "/" (runc does the same); only an empty one is an error.
+    if (m.destination.empty()) return Bad(field + ".destination", "required field is missing");
     if (m.uid_mappings.empty() != m.gid_mappings.empty()) {
       return Bad(field, "an idmapped mount needs both uidMappings and gidMappings");
     }

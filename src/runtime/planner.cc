@@ -66,10 +66,13 @@ MountStep PlanCgroupMount(const oci::Mount& m, const cgroup::Hierarchies& h, Mou
 
 Result<MountStep> PlanMount(const oci::Mount& m, size_t i, const PlanOptions& opts) {
   MountStep step;
-  step.destination = m.destination;
+  // A relative destination is relative to "/" (config.md, deprecated form).
+  step.destination = m.destination[0] == '/' ? m.destination : "/" + m.destination;
   step.type = m.type;
   step.source = m.source;
   step.opts = ParseMountOptions(m.options);
+  if (step.opts.idmap && m.uid_mappings.empty())
+    return MakeError(0, "mounts[%zu]: idmap needs uidMappings and gidMappings", i);
   if (m.type == "bind" || step.opts.bind) {
     step.kind = MountKind::kBind;
     if (m.source.empty()) return MakeError(EINVAL, "mounts[%zu].source: a bind mount needs a source", i);
@@ -219,7 +222,7 @@ Result<ChildPlan> BuildPlan(const oci::Spec& spec, const PlanOptions& opts) {
   plan.no_pivot = opts.no_pivot;
   for (size_t i = 0; i < spec.mounts.size(); ++i) {
     plan.mounts.push_back(TRY(PlanMount(spec.mounts[i], i, opts)));
-    if (spec.mounts[i].destination == "/dev") plan.dev_is_tmpfs = true;
+    if (plan.mounts.back().destination == "/dev") plan.dev_is_tmpfs = true;
   }
   PlanDevices(*s, &plan);
   plan.bind_devices =

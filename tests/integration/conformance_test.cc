@@ -173,5 +173,58 @@ TEST_F(ConformanceTest, IgnoredSignalsOfTheCallerAreReset) {
   EXPECT_EQ(r.out, "SigIgn:\t0000000000000000\n");
 }
 
+// config.md: a relative mount destination is relative to "/".
+TEST_F(ConformanceTest, RelativeMountDestination) {
+  spec_["mounts"].push_back({{"destination", "scratch"}, {"type", "tmpfs"}, {"source", "tmpfs"}});
+  CmdResult r = RunArgs({"/bin/sh", "-c", "grep ' /scratch ' /proc/self/mountinfo | wc -l"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "1\n");
+}
+
+TEST_F(ConformanceTest, IdmapWithoutMappingsIsAnError) {
+  spec_["mounts"].push_back({{"destination", "/m"}, {"type", "bind"}, {"source", work_},
+                             {"options", {"bind", "idmap"}}});
+  CmdResult r = RunArgs({"/bin/true"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("idmap needs uidMappings"), std::string::npos) << r.err;
+}
+
+// runtime.md: changes to config.json after create do not affect the container.
+TEST_F(ConformanceTest, ConfigChangesAfterCreateHaveNoEffect) {
+  std::string id = NewId("cfg");
+  spec_["process"]["args"] = {"/bin/sh", "-c", "echo first"};
+  WriteConfig();
+  CmdResult c = Runtime({"create", "-b", bundle_, id});
+  ASSERT_EQ(c.code, 0) << c.err;
+  spec_["process"]["args"] = {"/bin/sh", "-c", "echo second"};
+  WriteConfig();
+  ASSERT_EQ(Runtime({"start", id}).code, 0);
+  ASSERT_TRUE(WaitStatus(id, "stopped"));
+  EXPECT_EQ(ReadText(c.out_path), "first\n");
+}
+
+// runtime.md: operations on a container in the wrong state, or one that does not exist,
+// fail and change nothing.
+TEST_F(ConformanceTest, WrongStateAndMissingContainers) {
+  std::string id = NewId("st");
+  spec_["process"]["args"] = {"/bin/true"};
+  WriteConfig();
+  ASSERT_EQ(Runtime({"create", "-b", bundle_, id}).code, 0);
+  ASSERT_EQ(Runtime({"start", id}).code, 0);
+  ASSERT_TRUE(WaitStatus(id, "stopped"));
+  CmdResult k = Runtime({"kill", id, "TERM"});
+  EXPECT_NE(k.code, 0);
+  EXPECT_NE(k.err.find("not running"), std::string::npos) << k.err;
+  CmdResult s = Runtime({"start", id});
+  EXPECT_NE(s.code, 0);
+  EXPECT_NE(s.err.find("not created"), std::string::npos) << s.err;
+  EXPECT_EQ(State(id)["status"], "stopped");
+  for (const char* op : {"state", "start", "kill", "delete", "pause", "resume", "ps"}) {
+    CmdResult r = Runtime({op, "no-such-container"});
+    EXPECT_NE(r.code, 0) << op;
+    EXPECT_NE(r.err.find("does not exist"), std::string::npos) << op << ": " << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace skiff::itest
