@@ -31,12 +31,6 @@
 namespace skiff::runtime {
 namespace {
 
-std::string IdMapText(const std::vector<oci::IdMapping>& maps) {
-  std::string out;
-  for (const auto& m : maps) out += StrFormat("%u %u %u\n", m.container_id, m.host_id, m.size);
-  return out;
-}
-
 // The privileged parent writes the maps (user_namespaces(7)); an unprivileged one must deny
 // setgroups first or the kernel refuses its gid_map.
 Status WriteIdMapsForChild(pid_t pid, const oci::Linux& l) {

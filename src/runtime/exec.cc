@@ -112,12 +112,6 @@ Result<oci::Process> ExecProcess(const ExecOptions& o, const oci::Spec& spec) {
   return p;
 }
 
-int ExitCode(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 255;
-}
-
 Result<int> DoExec(const ExecOptions& o) {
   ContainerState s = TRY(LoadState(o.root, o.id));
   ContainerStatus st = CurrentStatus(o.root, s);
@@ -198,7 +192,7 @@ Result<int> DoExec(const ExecOptions& o) {
   while (::waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) return Errno("wait for %d", pid);
   }
-  return ExitCode(status);
+  return ExitCodeOf(status);
 }
 
 }  // namespace

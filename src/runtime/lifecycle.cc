@@ -94,12 +94,6 @@ void RunWarnHooks(const ContainerState& s, ContainerStatus status, bool poststar
   }
 }
 
-int ExitCode(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return 255;
-}
-
 }  // namespace
 
 Status Start(const std::string& root, const std::string& id) {
@@ -163,7 +157,7 @@ Result<int> Run(const CreateOptions& in, bool detach, bool keep) {
     (void)RemoveAll(StateDir(opts.root, opts.id));
     RunWarnHooks(c.state, ContainerStatus::kStopped, false);
   }
-  return ExitCode(status);
+  return ExitCodeOf(status);
 }
 
 Status Kill(const std::string& root, const std::string& id, int sig, bool all) {

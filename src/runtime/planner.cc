@@ -273,13 +273,13 @@ std::vector<HookSpec> ToHookSpecs(const std::vector<oci::Hook>& hooks) {
   return out;
 }
 
-namespace {
-
-std::string MapText(const std::vector<oci::IdMapping>& maps) {
+std::string IdMapText(const std::vector<oci::IdMapping>& maps) {
   std::string out;
   for (const auto& m : maps) out += StrFormat("%u %u %u\n", m.container_id, m.host_id, m.size);
   return out;
 }
+
+namespace {
 
 Result<UniqueFd> UsernsWithMaps(const oci::Mount& m) {
   sys::CloneArgs args;
@@ -291,9 +291,9 @@ Result<UniqueFd> UsernsWithMaps(const oci::Mount& m) {
     for (;;) ::pause();  // killed by the parent once it holds the namespace
   }
   OwnedPid owned(pid);
-  TRY(WriteFile(StrFormat("/proc/%d/uid_map", pid), MapText(m.uid_mappings))
+  TRY(WriteFile(StrFormat("/proc/%d/uid_map", pid), IdMapText(m.uid_mappings))
           .Wrap("idmapped mount " + m.destination));
-  TRY(WriteFile(StrFormat("/proc/%d/gid_map", pid), MapText(m.gid_mappings))
+  TRY(WriteFile(StrFormat("/proc/%d/gid_map", pid), IdMapText(m.gid_mappings))
           .Wrap("idmapped mount " + m.destination));
   UniqueFd fd(::open(StrFormat("/proc/%d/ns/user", pid).c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return Errno("open the idmap user namespace");

@@ -22,6 +22,9 @@ Result<ChildPlan> BuildPlan(const oci::Spec& spec, const PlanOptions& opts);
 
 std::vector<HookSpec> ToHookSpecs(const std::vector<oci::Hook>& hooks);
 
+// uid_map/gid_map text: "container host size" lines.
+std::string IdMapText(const std::vector<oci::IdMapping>& maps);
+
 // Makes the user namespaces that idmapped mounts take their mappings from (a short-lived
 // child in a new user namespace, its maps written, its ns file kept open).
 Status MakeIdmapUserns(const oci::Spec& spec, ChildPlan* plan);

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -154,6 +155,12 @@ Result<UniqueFd> LockContainer(const std::string& root, const std::string& id) {
   while (::flock(fd.get(), LOCK_EX) < 0)
     if (errno != EINTR) return Errno("lock %s", dir.c_str());
   return fd;
+}
+
+int ExitCodeOf(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return 255;
 }
 
 std::string NowRfc3339() {

@@ -52,4 +52,7 @@ Result<UniqueFd> LockContainer(const std::string& root, const std::string& id);
 
 std::string NowRfc3339();
 
+// A waitpid status as a shell reports it: the exit code, or 128+signal.
+int ExitCodeOf(int wait_status);
+
 }  // namespace skiff::runtime
