@@ -2,12 +2,15 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
+
+#include "base/unix_socket.h"
 
 namespace skiff::runtime {
 namespace {
@@ -78,6 +81,19 @@ void ProxyConsole(int master, int pidfd) {
     }
   }
   if (raw) ::tcsetattr(0, TCSANOW, &saved);
+}
+
+Status OpenConsoleSockets(const std::string& console_socket, bool proxy, UniqueFd* child,
+                          UniqueFd* parent) {
+  if (!console_socket.empty()) {
+    *child = TRY(ConnectUnix(console_socket).Wrap("console socket"));
+  } else if (proxy) {
+    int cs[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cs) < 0) return Errno("socketpair");
+    *parent = UniqueFd(cs[0]);
+    *child = UniqueFd(cs[1]);
+  }
+  return Ok();
 }
 
 }  // namespace skiff::runtime

@@ -23,6 +23,7 @@
 #include "cgroup/manager.h"
 #include "oci/spec.h"
 #include "runtime/child/child.h"
+#include "runtime/console.h"
 #include "runtime/create_internal.h"
 #include "runtime/planner.h"
 #include "runtime/seccomp.h"
@@ -232,14 +233,7 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   plan.close_in_child = {c.sync_fd.get(), c.dir_fd.get()};
   plan.parent_pid = ::getpid();
   UniqueFd console_child, console_parent;
-  if (!opts.console_socket.empty()) {
-    console_child = TRY(ConnectUnix(opts.console_socket).Wrap("console socket"));
-  } else if (proxy_tty) {
-    int cs[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cs) < 0) return Errno("socketpair");
-    console_parent = UniqueFd(cs[0]);
-    console_child = UniqueFd(cs[1]);
-  }
+  TRY(OpenConsoleSockets(opts.console_socket, proxy_tty, &console_child, &console_parent));
   plan.console_socket_fd = console_child.get();
   UniqueFd seccomp_sock = TRY(ConnectSeccompAgent(spec, opts.id, bundle, &plan));
   if (spec.process && spec.process->console_size) {

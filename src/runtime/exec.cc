@@ -59,21 +59,7 @@ Result<ChildPlan> PlanExec(const ExecOptions& o, const ContainerState& s, const 
   plan.exec = true;
   plan.in_foreign_pidns = spec.HasNamespace("pid");
   TRY(PlanJoins(s.pid, spec, &plan));
-  plan.cwd = p.cwd.empty() ? "/" : p.cwd;
-  plan.args = p.args;
-  plan.env = p.env;
-  plan.uid = p.user.uid;
-  plan.gid = p.user.gid;
-  plan.groups.assign(p.user.additional_gids.begin(), p.user.additional_gids.end());
-  if (p.user.umask) plan.umask = static_cast<mode_t>(*p.user.umask);
-  plan.no_new_privs = p.no_new_privileges;
-  for (const auto& r : p.rlimits) {
-    int res = RlimitByName(r.type);
-    if (res < 0) return MakeError(EINVAL, "process.rlimits: unknown type %s", r.type.c_str());
-    plan.rlimits.push_back({res, {static_cast<rlim_t>(r.soft), static_cast<rlim_t>(r.hard)}});
-  }
-  plan.oom_score_adj = p.oom_score_adj;
-  plan.caps = TRY(ResolveCapabilities(p.capabilities.value_or(oci::Capabilities{})));
+  TRY(PlanProcess(p, &plan));
   if (spec.linux && spec.linux->seccomp) plan.seccomp = TRY(CompileSeccomp(*spec.linux->seccomp));
   plan.preserve_fds = o.preserve_fds;
   plan.parent_pid = ::getpid();
@@ -125,14 +111,7 @@ Result<int> DoExec(const ExecOptions& o) {
   bool proxy_tty = p.terminal && o.console_socket.empty();
   if (proxy_tty && o.detach) return MakeError(0, "--tty needs --console-socket when detached");
   UniqueFd console_child, console_parent;
-  if (!o.console_socket.empty()) {
-    console_child = TRY(ConnectUnix(o.console_socket).Wrap("console socket"));
-  } else if (proxy_tty) {
-    int cs[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cs) < 0) return Errno("socketpair");
-    console_parent = UniqueFd(cs[0]);
-    console_child = UniqueFd(cs[1]);
-  }
+  TRY(OpenConsoleSockets(o.console_socket, proxy_tty, &console_child, &console_parent));
   plan.console_socket_fd = p.terminal ? console_child.get() : -1;
   UniqueFd seccomp_sock = TRY(ConnectSeccompAgent(spec, o.id, s.bundle, &plan));
 

@@ -204,6 +204,25 @@ std::vector<oci::DeviceRule> DefaultDeviceRules() {
   return rules;
 }
 
+Status PlanProcess(const oci::Process& p, ChildPlan* plan) {
+  for (const auto& r : p.rlimits) {
+    int res = RlimitByName(r.type);
+    if (res < 0) return MakeError(EINVAL, "process.rlimits: unknown type %s", r.type.c_str());
+    plan->rlimits.push_back({res, {static_cast<rlim_t>(r.soft), static_cast<rlim_t>(r.hard)}});
+  }
+  plan->oom_score_adj = p.oom_score_adj;
+  plan->cwd = p.cwd.empty() ? "/" : p.cwd;
+  plan->args = p.args;
+  plan->env = p.env;
+  plan->uid = p.user.uid;
+  plan->gid = p.user.gid;
+  plan->groups.assign(p.user.additional_gids.begin(), p.user.additional_gids.end());
+  if (p.user.umask) plan->umask = static_cast<mode_t>(*p.user.umask);
+  plan->no_new_privs = p.no_new_privileges;
+  plan->caps = TRY(ResolveCapabilities(p.capabilities.value_or(oci::Capabilities{})));
+  return Ok();
+}
+
 Result<ChildPlan> BuildPlan(const oci::Spec& spec, const PlanOptions& opts) {
   ChildPlan plan;
   if (!spec.root) return MakeError(EINVAL, "root: missing");
@@ -240,21 +259,7 @@ Result<ChildPlan> BuildPlan(const oci::Spec& spec, const PlanOptions& opts) {
   // is created (namespaces, cgroup, root) and start fails (runtime.md).
   static const oci::Process kNoProcess;
   const oci::Process& p = spec.process ? *spec.process : kNoProcess;
-  for (const auto& r : p.rlimits) {
-    int res = RlimitByName(r.type);
-    if (res < 0) return MakeError(EINVAL, "process.rlimits: unknown type %s", r.type.c_str());
-    plan.rlimits.push_back({res, {static_cast<rlim_t>(r.soft), static_cast<rlim_t>(r.hard)}});
-  }
-  plan.oom_score_adj = p.oom_score_adj;
-  plan.cwd = p.cwd.empty() ? "/" : p.cwd;
-  plan.args = p.args;
-  plan.env = p.env;
-  plan.uid = p.user.uid;
-  plan.gid = p.user.gid;
-  plan.groups.assign(p.user.additional_gids.begin(), p.user.additional_gids.end());
-  if (p.user.umask) plan.umask = static_cast<mode_t>(*p.user.umask);
-  plan.no_new_privs = p.no_new_privileges;
-  plan.caps = TRY(ResolveCapabilities(p.capabilities.value_or(oci::Capabilities{})));
+  TRY(PlanProcess(p, &plan));
   if (s->linux->seccomp) {
     plan.seccomp = TRY(CompileSeccomp(*s->linux->seccomp));
   }

@@ -29,6 +29,10 @@ std::string IdMapText(const std::vector<oci::IdMapping>& maps);
 // child in a new user namespace, its maps written, its ns file kept open).
 Status MakeIdmapUserns(const oci::Spec& spec, ChildPlan* plan);
 
+// The process part of a plan (args, env, cwd, user, rlimits, oom score, capabilities):
+// shared by create and exec.
+Status PlanProcess(const oci::Process& p, ChildPlan* plan);
+
 // Opens the namespace files the plan joins (O_RDONLY|O_CLOEXEC).
 Status OpenNamespaceFds(ChildPlan* plan);
 
