@@ -37,6 +37,21 @@ struct ConsoleSize {
   uint32_t width = 0;
 };
 
+struct Scheduler {  // process.scheduler: sched_setattr(2)
+  std::string policy;  // SCHED_OTHER, SCHED_FIFO, SCHED_RR, SCHED_BATCH, SCHED_IDLE, SCHED_DEADLINE
+  int32_t nice = 0;
+  int32_t priority = 0;
+  std::vector<std::string> flags;  // SCHED_FLAG_RESET_ON_FORK ...
+  uint64_t runtime = 0;
+  uint64_t deadline = 0;
+  uint64_t period = 0;
+};
+
+struct IoPriority {  // process.ioPriority: ioprio_set(2)
+  std::string io_class;  // IOPRIO_CLASS_RT, IOPRIO_CLASS_BE, IOPRIO_CLASS_IDLE
+  int32_t priority = 0;
+};
+
 struct Process {
   bool terminal = false;
   std::optional<ConsoleSize> console_size;
@@ -51,6 +66,8 @@ struct Process {
   std::string apparmor_profile;
   std::optional<int> oom_score_adj;
   std::string selinux_label;
+  std::optional<Scheduler> scheduler;
+  std::optional<IoPriority> io_priority;
 };
 
 struct Root {
@@ -245,6 +262,9 @@ struct Spec {
   std::optional<Hooks> hooks;
   std::map<std::string, std::string> annotations;
   std::optional<Linux> linux;
+  // Fields of the spec that skiff knows but does not implement (intelRdt, rdma,
+  // execCPUAffinity, ...), by JSON path: ValidateSpec refuses them rather than ignore them.
+  std::vector<std::string> unsupported;
 
   bool HasNamespace(const std::string& type) const;
   const Namespace* FindNamespace(const std::string& type) const;

@@ -47,6 +47,25 @@ static Status Read(const Json& j, const std::string& path, Capabilities* out) {
   return Ok();
 }
 
+static Status Read(const Json& j, const std::string& path, Scheduler* out) {
+  TRY(ExpectObject(j, path));
+  TRY(Field(j, path, "policy", &out->policy));
+  TRY(Field(j, path, "nice", &out->nice));
+  TRY(Field(j, path, "priority", &out->priority));
+  TRY(Field(j, path, "flags", &out->flags));
+  TRY(Field(j, path, "runtime", &out->runtime));
+  TRY(Field(j, path, "deadline", &out->deadline));
+  TRY(Field(j, path, "period", &out->period));
+  return Ok();
+}
+
+static Status Read(const Json& j, const std::string& path, IoPriority* out) {
+  TRY(ExpectObject(j, path));
+  TRY(Field(j, path, "class", &out->io_class));
+  TRY(Field(j, path, "priority", &out->priority));
+  return Ok();
+}
+
 static Status Read(const Json& j, const std::string& path, Process* out) {
   TRY(ExpectObject(j, path));
   TRY(Field(j, path, "terminal", &out->terminal));
@@ -62,6 +81,8 @@ static Status Read(const Json& j, const std::string& path, Process* out) {
   TRY(Field(j, path, "apparmorProfile", &out->apparmor_profile));
   TRY(Field(j, path, "oomScoreAdj", &out->oom_score_adj));
   TRY(Field(j, path, "selinuxLabel", &out->selinux_label));
+  TRY(Field(j, path, "scheduler", &out->scheduler));
+  TRY(Field(j, path, "ioPriority", &out->io_priority));
   return Ok();
 }
 
@@ -208,6 +229,18 @@ static Status Read(const Json& j, const std::string& path, Spec* out) {
   TRY(Field(j, path, "hooks", &out->hooks));
   TRY(Field(j, path, "annotations", &out->annotations));
   TRY(Field(j, path, "linux", &out->linux));
+  // Known to the spec, not implemented here: refused by ValidateSpec, never ignored.
+  auto note = [&](const Json& obj, const char* at, std::initializer_list<const char*> keys) {
+    if (!obj.is_object()) return;
+    for (const char* k : keys)
+      if (obj.contains(k) && !obj[k].is_null()) out->unsupported.push_back(std::string(at) + k);
+  };
+  if (j.contains("process")) note(j["process"], "process.", {"execCPUAffinity"});
+  if (j.contains("linux")) {
+    note(j["linux"], "linux.", {"intelRdt", "memoryPolicy", "netDevices"});
+    if (j["linux"].is_object() && j["linux"].contains("resources"))
+      note(j["linux"]["resources"], "linux.resources.", {"rdma"});
+  }
   return Ok();
 }
 

@@ -445,6 +445,24 @@ Status ValidateSpec(const Spec& spec) {
   TRY(CheckMounts(spec));
   if (spec.hooks) TRY(CheckHooks(*spec.hooks));
   if (spec.linux) TRY(ValidateLinux(spec));
+  // config.md: a runtime that can't honour a setting MUST error rather than run without it.
+  if (!spec.unsupported.empty()) return Bad(spec.unsupported[0], "not supported by skiff-runtime");
+  if (spec.process && spec.process->scheduler) {
+    static const char* const kPolicies[] = {"SCHED_OTHER", "SCHED_FIFO", "SCHED_RR",
+                                            "SCHED_BATCH", "SCHED_ISO", "SCHED_IDLE",
+                                            "SCHED_DEADLINE"};
+    const std::string& pol = spec.process->scheduler->policy;
+    bool known = false;
+    for (const char* k : kPolicies) known = known || pol == k;
+    if (!known) return Bad("process.scheduler.policy", "unknown policy \"%s\"", pol.c_str());
+  }
+  if (spec.process && spec.process->io_priority) {
+    const std::string& c = spec.process->io_priority->io_class;
+    if (c != "IOPRIO_CLASS_RT" && c != "IOPRIO_CLASS_BE" && c != "IOPRIO_CLASS_IDLE")
+      return Bad("process.ioPriority.class", "unknown class \"%s\"", c.c_str());
+    int prio = spec.process->io_priority->priority;
+    if (prio < 0 || prio > 7) return Bad("process.ioPriority.priority", "%d is outside [0, 7]", prio);
+  }
   return Ok();
 }
 

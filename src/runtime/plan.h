@@ -102,6 +102,15 @@ struct ChildPlan {
   std::vector<RlimitStep> rlimits;
   std::optional<int> oom_score_adj;
   std::optional<unsigned long> personality;
+  struct Sched {  // sched_setattr(2)
+    uint32_t policy = 0;
+    uint64_t flags = 0;
+    int32_t nice = 0;
+    uint32_t priority = 0;
+    uint64_t runtime = 0, deadline = 0, period = 0;
+  };
+  std::optional<Sched> sched;
+  std::optional<int> ioprio;  // ioprio_set(2) value: class << 13 | level
 
   // The process.
   std::string cwd;

@@ -204,7 +204,45 @@ std::vector<oci::DeviceRule> DefaultDeviceRules() {
   return rules;
 }
 
+namespace {
+
+Result<ChildPlan::Sched> PlanSched(const oci::Scheduler& s) {
+  static const std::pair<const char*, uint32_t> kPolicies[] = {
+      {"SCHED_OTHER", 0}, {"SCHED_FIFO", 1}, {"SCHED_RR", 2},      {"SCHED_BATCH", 3},
+      {"SCHED_ISO", 4},   {"SCHED_IDLE", 5}, {"SCHED_DEADLINE", 6}};
+  static const std::pair<const char*, uint64_t> kFlags[] = {
+      {"SCHED_FLAG_RESET_ON_FORK", 0x01}, {"SCHED_FLAG_RECLAIM", 0x02},
+      {"SCHED_FLAG_DL_OVERRUN", 0x04},    {"SCHED_FLAG_KEEP_POLICY", 0x08},
+      {"SCHED_FLAG_KEEP_PARAMS", 0x10},   {"SCHED_FLAG_UTIL_CLAMP_MIN", 0x20},
+      {"SCHED_FLAG_UTIL_CLAMP_MAX", 0x40}};
+  ChildPlan::Sched out;
+  bool found = false;
+  for (const auto& [n, v] : kPolicies)
+    if (s.policy == n) out.policy = v, found = true;
+  if (!found) return MakeError(0, "process.scheduler.policy: unknown \"%s\"", s.policy.c_str());
+  for (const auto& f : s.flags) {
+    bool ok = false;
+    for (const auto& [n, v] : kFlags)
+      if (f == n) out.flags |= v, ok = true;
+    if (!ok) return MakeError(0, "process.scheduler.flags: unknown \"%s\"", f.c_str());
+  }
+  out.nice = s.nice;
+  out.priority = static_cast<uint32_t>(s.priority);
+  out.runtime = s.runtime;
+  out.deadline = s.deadline;
+  out.period = s.period;
+  return out;
+}
+
+}  // namespace
+
 Status PlanProcess(const oci::Process& p, ChildPlan* plan) {
+  if (p.scheduler) plan->sched = TRY(PlanSched(*p.scheduler));
+  if (p.io_priority) {
+    const std::string& c = p.io_priority->io_class;
+    int cls = c == "IOPRIO_CLASS_RT" ? 1 : c == "IOPRIO_CLASS_BE" ? 2 : 3;
+    plan->ioprio = (cls << 13) | (p.io_priority->priority & 7);
+  }
   for (const auto& r : p.rlimits) {
     int res = RlimitByName(r.type);
     if (res < 0) return MakeError(EINVAL, "process.rlimits: unknown type %s", r.type.c_str());
@@ -244,6 +282,12 @@ Result<ChildPlan> BuildPlan(const oci::Spec& spec, const PlanOptions& opts) {
     if (plan.mounts.back().destination == "/dev") plan.dev_is_tmpfs = true;
   }
   PlanDevices(*s, &plan);
+  if (s->linux->personality) {
+    const std::string& d = s->linux->personality->domain;
+    if (d == "LINUX") plan.personality = 0x0000;  // PER_LINUX
+    else if (d == "LINUX32") plan.personality = 0x0008;  // PER_LINUX32
+    else return MakeError(0, "linux.personality.domain: unknown \"%s\"", d.c_str());
+  }
   plan.bind_devices =
       plan.new_userns || (!plan.joins.empty() && plan.joins[0].nstype == CLONE_NEWUSER);
   plan.masked_paths = s->linux->masked_paths;

@@ -226,5 +226,31 @@ TEST_F(ConformanceTest, WrongStateAndMissingContainers) {
   }
 }
 
+TEST_F(ConformanceTest, SchedulerIoPriorityAndPersonality) {
+  spec_["process"]["scheduler"] = {{"policy", "SCHED_BATCH"}, {"nice", 5}};
+  spec_["process"]["ioPriority"] = {{"class", "IOPRIO_CLASS_BE"}, {"priority", 6}};
+  spec_["linux"]["personality"] = {{"domain", "LINUX32"}};
+  CmdResult r = RunArgs({"/bin/sh", "-c",
+                         "/bin/busybox ionice -p $$; uname -m; "
+                         "cut -d' ' -f19,41 /proc/self/stat"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("best-effort: prio 6"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("i686"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n5 3\n"), std::string::npos) << r.out;  // nice 5, SCHED_BATCH (3)
+}
+
+// config.md: what the runtime can't do is an error, not a silent omission.
+TEST_F(ConformanceTest, UnsupportedFieldsAreRefused) {
+  spec_["linux"]["intelRdt"] = {{"closID", "x"}};
+  CmdResult r = RunArgs({"/bin/true"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("linux.intelRdt: not supported"), std::string::npos) << r.err;
+  spec_["linux"].erase("intelRdt");
+  spec_["process"]["scheduler"] = {{"policy", "SCHED_MAGIC"}};
+  r = RunArgs({"/bin/true"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("process.scheduler.policy"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace skiff::itest

@@ -166,6 +166,20 @@ Status ApplyIdentity(const ChildPlan& plan) {
     TRY(WriteFile("/proc/self/oom_score_adj", v));
   }
   if (plan.personality && ::personality(*plan.personality) < 0) return Errno("personality");
+  if (plan.sched) {
+    struct {
+      uint32_t size, policy;
+      uint64_t flags;
+      int32_t nice;
+      uint32_t priority;
+      uint64_t runtime, deadline, period;
+    } attr = {48, plan.sched->policy, plan.sched->flags, plan.sched->nice,
+              plan.sched->priority, plan.sched->runtime, plan.sched->deadline,
+              plan.sched->period};
+    if (::syscall(SYS_sched_setattr, 0, &attr, 0) < 0) return Errno("process.scheduler");
+  }
+  if (plan.ioprio && ::syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, *plan.ioprio) < 0)
+    return Errno("process.ioPriority");
   return Ok();
 }
 
