@@ -185,6 +185,21 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
     return Errno("mkdir %s", dir.c_str());
   }
   Created c;
+  // runtime.md: when create fails once the container exists (a hook failed, say), the
+  // lifecycle goes on to its end: poststop hooks run, after everything else is undone.
+  bool spawned = false;
+  ScopeGuard poststop([&] {
+    if (!spawned || !spec.hooks || spec.hooks->poststop.empty()) return;
+    ContainerState st;
+    st.id = opts.id;
+    st.bundle = bundle;
+    st.annotations = spec.annotations;
+    std::string json = StateJson(st, ContainerStatus::kStopped, -1);
+    for (const HookSpec& h : ToHookSpecs(spec.hooks->poststop)) {
+      Status hs = RunHook(h, json, "poststop");
+      if (!hs.ok()) fprintf(stderr, "skiff-runtime: warning: %s\n", hs.error().Message().c_str());
+    }
+  });
   ScopeGuard remove_dir([&] { (void)RemoveAll(dir); });
   c.dir_fd = TRY(LockContainer(opts.root, opts.id));
 
@@ -253,6 +268,7 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   if (pid < 0) return Errno("clone3");
   if (pid == 0) child::Run(plan);
   c.pid = OwnedPid(pid);
+  spawned = true;
   child_end.reset();
   listen_fd.reset();
   console_child.reset();
@@ -300,6 +316,7 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   c.spec = std::move(spec);
   destroy_cgroup.Dismiss();
   remove_dir.Dismiss();
+  poststop.Dismiss();
   return c;
 }
 

@@ -13,6 +13,13 @@
 namespace skiff::itest {
 namespace {
 
+bool WriteTextForTest(const std::string& path, const std::string& text) {
+  std::ofstream f(path);
+  f << text;
+  f.flush();
+  return f.good();
+}
+
 class ConformanceTest : public BundleTest {
  protected:
   // The container's mountinfo line for "/", under the given rootfsPropagation.
@@ -250,6 +257,44 @@ TEST_F(ConformanceTest, UnsupportedFieldsAreRefused) {
   r = RunArgs({"/bin/true"});
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("process.scheduler.policy"), std::string::npos) << r.err;
+}
+
+// runtime.md: a failing prestart hook fails create, and the lifecycle still ends with the
+// poststop hooks.
+TEST_F(ConformanceTest, FailedPrestartStillRunsPoststop) {
+  std::string log = work_ + "/hooks.log";
+  std::string hook = work_ + "/hook.sh";
+  std::ofstream(hook) << "#!/bin/sh\necho \"$1\" >> " << log << "\nexit ${2:-0}\n";
+  ASSERT_EQ(::chmod(hook.c_str(), 0755), 0);
+  spec_["hooks"]["prestart"] = {{{"path", hook}, {"args", {"hook.sh", "prestart", "3"}}}};
+  spec_["hooks"]["poststop"] = {{{"path", hook}, {"args", {"hook.sh", "poststop"}}}};
+  std::string id = NewId("pre");
+  WriteConfig();
+  CmdResult c = Runtime({"create", "-b", bundle_, id});
+  EXPECT_NE(c.code, 0);
+  EXPECT_NE(c.err.find("prestart hook"), std::string::npos) << c.err;
+  EXPECT_EQ(ReadText(log), "prestart\npoststop\n");
+  EXPECT_FALSE(Exists(root_ + "/" + id));
+}
+
+// A namespace path of the wrong type is refused by setns; create fails and says which.
+TEST_F(ConformanceTest, NamespacePathOfTheWrongType) {
+  for (auto& ns : spec_["linux"]["namespaces"])
+    if (ns["type"] == "network") ns["path"] = "/proc/self/ns/mnt";
+  CmdResult r = RunArgs({"/bin/true"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("join namespace /proc/self/ns/mnt"), std::string::npos) << r.err;
+}
+
+// Without oomScoreAdj the container keeps the runtime's own value (config.md).
+TEST_F(ConformanceTest, OomScoreAdjUnsetIsInherited) {
+  std::string before = ReadText("/proc/self/oom_score_adj");
+  ASSERT_TRUE(WriteTextForTest("/proc/self/oom_score_adj", "123"));
+  spec_["process"].erase("oomScoreAdj");
+  CmdResult r = RunArgs({"/bin/cat", "/proc/self/oom_score_adj"});
+  WriteTextForTest("/proc/self/oom_score_adj", before);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "123\n");
 }
 
 }  // namespace
