@@ -236,7 +236,22 @@ Result<ChildPlan::Sched> PlanSched(const oci::Scheduler& s) {
 
 }  // namespace
 
+// AppArmor and SELinux labels: skiff applies neither. Where the host has no such LSM, a
+// label can't mean anything and is ignored (runc does the same); where it has one, running
+// unconfined instead would be a silent downgrade, so it is an error.
+Status CheckLsmLabels(const oci::Process& p) {
+  if (!p.apparmor_profile.empty()) {
+    auto on = ReadFile("/sys/module/apparmor/parameters/enabled");
+    if (on.ok() && !on->empty() && (*on)[0] == 'Y')
+      return MakeError(0, "process.apparmorProfile: AppArmor profiles are not supported yet");
+  }
+  if (!p.selinux_label.empty() && PathExists("/sys/fs/selinux/enforce"))
+    return MakeError(0, "process.selinuxLabel: SELinux labels are not supported yet");
+  return Ok();
+}
+
 Status PlanProcess(const oci::Process& p, ChildPlan* plan) {
+  TRY(CheckLsmLabels(p));
   if (p.scheduler) plan->sched = TRY(PlanSched(*p.scheduler));
   if (p.io_priority) {
     const std::string& c = p.io_priority->io_class;
