@@ -214,6 +214,9 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   TRY(MakeIdmapUserns(spec, &plan));
 
   std::string cg_path = spec.linux ? spec.linux->cgroups_path : "";
+  // A ".." component would put the cgroup outside the hierarchy part it names.
+  if (("/" + cg_path + "/").find("/../") != std::string::npos)
+    return MakeError(0, "linux.cgroupsPath: \"%s\" must not contain \"..\"", cg_path.c_str());
   c.cgroup = TRY(cgroup::New(h, cg_path, opts.id));
   ScopeGuard destroy_cgroup([&] {
     if (c.cgroup) (void)c.cgroup->Destroy();

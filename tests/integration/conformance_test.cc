@@ -297,5 +297,43 @@ TEST_F(ConformanceTest, OomScoreAdjUnsetIsInherited) {
   EXPECT_EQ(r.out, "123\n");
 }
 
+// config.md: without process.user.umask the caller's umask stays.
+TEST_F(ConformanceTest, UmaskUnsetIsTheCallers) {
+  spec_["process"]["user"].erase("umask");
+  mode_t old = ::umask(077);
+  CmdResult r = RunArgs({"/bin/sh", "-c", "umask"});
+  ::umask(old);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "0077\n");
+}
+
+TEST_F(ConformanceTest, CgroupsPathWithDotDotIsRefused) {
+  spec_["linux"]["cgroupsPath"] = "/skiff/../../escape";
+  CmdResult r = RunArgs({"/bin/true"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("linux.cgroupsPath"), std::string::npos) << r.err;
+}
+
+// config-linux.md devices: block and fifo nodes are made; a different file already at the
+// path is an error, the same device is fine.
+TEST_F(ConformanceTest, DeviceTypesAndConflicts) {
+  spec_["linux"]["devices"] = {
+      {{"path", "/dev/myblk"}, {"type", "b"}, {"major", 7}, {"minor", 0}, {"fileMode", 0600}},
+      {{"path", "/dev/myfifo"}, {"type", "p"}, {"fileMode", 0644}}};
+  CmdResult r = RunArgs({"/bin/sh", "-c", "stat -c '%F %t:%T' /dev/myblk; stat -c '%F' /dev/myfifo"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "block special file 7:0\nfifo\n");
+
+  ASSERT_EQ(::mkdir((rootfs_ + "/opt").c_str(), 0755), 0);
+  std::ofstream(rootfs_ + "/opt/dev") << "not a device";
+  spec_["linux"]["devices"] = {
+      {{"path", "/opt/dev"}, {"type", "c"}, {"major", 1}, {"minor", 3}}};
+  r = RunArgs({"/bin/true"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("device /opt/dev: another file is already there"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(ReadText(rootfs_ + "/opt/dev"), "not a device");
+}
+
 }  // namespace
 }  // namespace skiff::itest

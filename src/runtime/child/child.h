@@ -22,7 +22,8 @@ Status SetupConsole(const ChildPlan& plan);
 
 // hooks.cc: the hook points inside the child.
 void RememberHostPid();                        // while the host's /proc is still visible
-pid_t HostPid();  // the pid the runtime sees (hooks, the seccomp agent)
+pid_t HostPid();
+mode_t CallerUmask();  // what RememberUmask saved: the umask the runtime was started with  // the pid the runtime sees (hooks, the seccomp agent)
 void RememberUmask(mode_t caller_umask);       // what hooks run with (ours is 0 during setup)
 Status RunCreateHooks(const ChildPlan& plan);  // before pivot_root
 Status RunStartHooks(const ChildPlan& plan);   // after the start signal, before execve

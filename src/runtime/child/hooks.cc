@@ -33,6 +33,7 @@ std::string State(const ChildPlan& plan, const char* status) {
 }  // namespace
 
 void RememberUmask(mode_t caller_umask) { g_caller_umask = caller_umask; }
+mode_t CallerUmask() { return g_caller_umask; }
 
 void RememberHostPid() {
   char buf[32] = {};

@@ -216,7 +216,8 @@ Status FinishAndExec(const ChildPlan& plan, const std::string& path, int* report
   if (!cwd_done && ::chdir(plan.cwd.c_str()) < 0) return Errno("chdir %s", plan.cwd.c_str());
   if (plan.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     return Errno("prctl no_new_privs");
-  ::umask(plan.umask.value_or(022));
+  // config.md: without process.user.umask the caller's umask is kept.
+  ::umask(plan.umask.value_or(CallerUmask()));
   // As late as possible: every syscall from here to execve is filtered.
   if (plan.seccomp && plan.no_new_privs) TRY(InstallSeccomp(plan));
 

@@ -180,10 +180,13 @@ Status MakeDevice(int rootfd, const DeviceNode& d, bool bind) {
   if (!pdir) return Errno("open %s", dir.c_str());
   if (::mknodat(pdir.get(), name.c_str(), d.mode, d.dev) < 0) {
     if (errno != EEXIST) return Errno("mknod %s", d.path.c_str());
-    // An image's /dev may hold a file by that name already: replace it with the node.
-    if (::unlinkat(pdir.get(), name.c_str(), 0) < 0 ||
-        ::mknodat(pdir.get(), name.c_str(), d.mode, d.dev) < 0)
-      return Errno("mknod %s", d.path.c_str());
+    // config-linux.md: a file already there that is not this device is an error.
+    struct stat st;
+    if (::fstatat(pdir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0)
+      return Errno("stat %s", d.path.c_str());
+    if ((st.st_mode & S_IFMT) != (d.mode & S_IFMT) ||
+        ((d.mode & S_IFMT) != S_IFIFO && st.st_rdev != d.dev))
+      return MakeError(EEXIST, "device %s: another file is already there", d.path.c_str());
   }
   if (::fchownat(pdir.get(), name.c_str(), d.uid, d.gid, AT_SYMLINK_NOFOLLOW) < 0)
     return Errno("chown %s", d.path.c_str());
