@@ -198,8 +198,17 @@ Status Resume(const std::string& root, const std::string& id) {
 
 Status Delete(const std::string& root, const std::string& id, bool force) {
   auto run = [&]() -> Status {
-    UniqueFd lock = TRY(LockContainer(root, id));
-    ContainerState s = TRY(LoadState(root, id));
+    // `delete --force` of a container that is gone succeeds, as in runc: containerd's shim
+    // calls it after its own `delete` when it cleans up, and podman's cleanup (run by conmon
+    // at exit) calls it on containers another delete may have removed; podman leaves the
+    // container "stopped" instead of "exited" when it fails. Without --force it is an error
+    // (runtime.md).
+    auto lock = LockContainer(root, id);
+    if (!lock.ok() && force && lock.error().code == ENOENT) return Ok();
+    if (!lock.ok()) return std::move(lock).error();
+    auto state = LoadState(root, id);
+    if (!state.ok() && force && state.error().code == ENOENT) return Ok();
+    ContainerState s = TRY(std::move(state));
     ContainerStatus st = CurrentStatus(root, s);
     if (st == ContainerStatus::kRunning || st == ContainerStatus::kPaused) {
       if (!force)

@@ -51,6 +51,8 @@ int RemoveEntry(const char* path, const struct stat*, int type, struct FTW*) {
   return 0;
 }
 
+}  // namespace
+
 // rm -rf that never crosses into another filesystem: a mount a test forgot stays, and its
 // contents with it, rather than being emptied.
 void RemoveTree(const std::string& path) {
@@ -74,8 +76,6 @@ void RemoveCgroupDir(const std::string& dir) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
-
-}  // namespace
 
 std::string ReadText(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

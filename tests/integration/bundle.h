@@ -40,6 +40,10 @@ std::string HostCgroupDir(pid_t pid, const std::string& controller);
 std::vector<std::string> CgroupMounts();
 // Inode of /proc/self/ns/<name> of the test process.
 unsigned long HostNsInode(const std::string& name);
+// rm -rf that stays on one filesystem: a mount left inside path keeps its contents.
+void RemoveTree(const std::string& path);
+// Kills what is left in a cgroup dir (children first) and removes it.
+void RemoveCgroupDir(const std::string& dir);
 // pid exists and is not a zombie.
 bool Alive(pid_t pid);
 // A process whose cmdline contains text (a container id), or 0.

@@ -119,6 +119,24 @@ TEST_F(LifecycleTest, DeleteRunningNeedsForce) {
   EXPECT_FALSE(Alive(pid)) << "the container's init survived delete --force";
 }
 
+// runtime.md: delete of a missing container is an error. `delete --force` of one succeeds,
+// as in runc: containerd's shim and podman's cleanup call it on containers already gone.
+TEST_F(LifecycleTest, DeleteMissing) {
+  std::string id = NewId();
+  CmdResult d = Runtime({"delete", id});
+  EXPECT_NE(d.code, 0);
+  EXPECT_NE(d.err.find("does not exist"), std::string::npos) << d.err;
+  CmdResult f = Runtime({"delete", "--force", id});
+  EXPECT_EQ(f.code, 0) << f.err;
+  EXPECT_EQ(f.err, "");
+
+  pid_t pid = CreateStarted(id, {"/bin/skiff-probe", "sleep", "30"});
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(Runtime({"delete", "--force", id}).code, 0);
+  CmdResult again = Runtime({"delete", "--force", id});
+  EXPECT_EQ(again.code, 0) << again.err;
+}
+
 TEST_F(LifecycleTest, DeleteCreatedWithoutForce) {
   std::string id = NewId();
   spec_["process"]["args"] = {"/bin/skiff-probe", "sleep", "30"};

@@ -1,0 +1,237 @@
+#include "client_env.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace skiff::itest {
+namespace {
+
+constexpr const char* kApplets[] = {"sh",  "sleep", "cat",  "ls", "echo", "true",
+                                    "tty", "stty",  "kill", "ps", "id"};
+
+bool CopyFile(const std::string& from, const std::string& to, mode_t mode) {
+  std::ifstream in(from, std::ios::binary);
+  std::ofstream out(to, std::ios::binary | std::ios::trunc);
+  if (!in || !out) return false;
+  out << in.rdbuf();
+  out.close();
+  return ::chmod(to.c_str(), mode) == 0;
+}
+
+std::vector<pid_t> Pids() {
+  std::vector<pid_t> out;
+  DIR* d = ::opendir("/proc");
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] >= '0' && e->d_name[0] <= '9') out.push_back(atoi(e->d_name));
+  }
+  ::closedir(d);
+  return out;
+}
+
+pid_t ParentOf(pid_t pid) {
+  std::string stat = ReadText("/proc/" + std::to_string(pid) + "/stat");
+  size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(paren + 2));
+  char state;
+  pid_t ppid = 0;
+  rest >> state >> ppid;
+  return ppid;
+}
+
+// mountinfo escapes blanks in paths as octal (\040).
+std::string Unescape(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size()) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8));
+      i += 3;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<ClientRuntime> ClientRuntimes() {
+  return {{"skiff", SKIFF_RUNTIME_BIN}, {"runc", "/usr/sbin/runc"}};
+}
+
+std::string ClientRuntimeName(const ::testing::TestParamInfo<ClientRuntime>& info) {
+  return info.param.name;
+}
+
+void MakeBusyboxRootfs(const std::string& dir) {
+  for (const char* d : {"", "/bin", "/proc", "/sys", "/dev", "/tmp", "/etc", "/run"}) {
+    std::string path = dir + d;
+    ASSERT_TRUE(::mkdir(path.c_str(), 0755) == 0 || errno == EEXIST) << path;
+  }
+  ASSERT_EQ(::chmod((dir + "/tmp").c_str(), 01777), 0);
+  ASSERT_TRUE(CopyFile("/bin/busybox", dir + "/bin/busybox", 0755)) << "busybox-static?";
+  ASSERT_TRUE(CopyFile(SKIFF_PROBE_BIN, dir + "/bin/skiff-probe", 0755));
+  for (const char* a : kApplets) ::symlink("busybox", (dir + "/bin/" + a).c_str());
+  std::ofstream(dir + "/etc/passwd") << "root:x:0:0:root:/:/bin/sh\n";
+  std::ofstream(dir + "/etc/group") << "root:x:0:\n";
+}
+
+CmdResult RunInPty(const std::vector<std::string>& argv, int timeout_ms) {
+  CmdResult r;
+  int master = -1;
+  struct winsize ws = {24, 80, 0, 0};
+  pid_t pid = ::forkpty(&master, nullptr, nullptr, &ws);
+  if (pid < 0) {
+    r.err = std::string("forkpty: ") + strerror(errno);
+    return r;
+  }
+  if (pid == 0) {
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    _exit(127);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  int status = 0;
+  bool reaped = false, drained = false;
+  while (!(reaped && drained)) {
+    struct pollfd p = {master, POLLIN, 0};
+    drained = true;
+    if (::poll(&p, 1, 20) > 0) {
+      char buf[4096];
+      ssize_t n = ::read(master, buf, sizeof buf);
+      if (n > 0) r.out.append(buf, static_cast<size_t>(n));
+      drained = n <= 0;  // EIO once every slave fd is closed
+    }
+    if (!reaped && ::waitpid(pid, &status, WNOHANG) == pid) reaped = true;
+    if (!reaped && std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      r.timed_out = true;
+      break;
+    }
+  }
+  ::close(master);
+  if (r.timed_out)
+    r.code = -1;
+  else if (WIFEXITED(status))
+    r.code = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status))
+    r.code = 128 + WTERMSIG(status);
+  return r;
+}
+
+std::string HostFds(pid_t pid) {
+  std::vector<int> fds;
+  std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return "";
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] != '.') fds.push_back(atoi(e->d_name));
+  }
+  ::closedir(d);
+  std::sort(fds.begin(), fds.end());
+  std::string out;
+  for (int fd : fds) {
+    if (!out.empty()) out += ' ';
+    out += std::to_string(fd);
+  }
+  return out;
+}
+
+HostDirGuard::HostDirGuard(std::vector<std::string> paths) {
+  for (auto& p : paths)
+    if (!Exists(p)) missing_.push_back(std::move(p));
+}
+
+void HostDirGuard::Restore() {
+  for (const auto& p : missing_) RemoveTree(p);
+}
+
+void ThawCgroups(const std::string& rel) {
+  std::string dir = "/sys/fs/cgroup/freezer/" + rel;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      if (e->d_type == DT_DIR && e->d_name[0] != '.') ThawCgroups(rel + "/" + e->d_name);
+    }
+    ::closedir(d);
+  }
+  std::ofstream(dir + "/freezer.state") << "THAWED";
+}
+
+void KillChildren() {
+  for (int round = 0; round < 200; ++round) {
+    bool any = false;
+    for (pid_t pid : Pids()) {
+      if (pid != ::getpid() && ParentOf(pid) == ::getpid()) {
+        any = true;
+        ::kill(pid, SIGKILL);
+      }
+    }
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) any = true;
+    if (!any) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+std::vector<std::string> MountsUnder(const std::string& dir) {
+  std::vector<std::string> out;
+  std::istringstream in(ReadText("/proc/self/mountinfo"));
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string id, parent, dev, root, target;
+    f >> id >> parent >> dev >> root >> target;
+    target = Unescape(target);
+    if (target == dir || target.rfind(dir + "/", 0) == 0) out.push_back(target);
+  }
+  // mountinfo lists parents before children: reversed, children go first.
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+int DetachMountsUnder(const std::string& dir) {
+  std::vector<std::string> mounts = MountsUnder(dir);
+  for (const auto& m : mounts) ::umount2(m.c_str(), MNT_DETACH);
+  return static_cast<int>(mounts.size());
+}
+
+std::vector<std::string> RemoveCgroups(const std::string& rel) {
+  std::vector<std::string> found;
+  for (const auto& mount : CgroupMounts()) {
+    std::string dir = mount + "/" + rel;
+    if (!Exists(dir)) continue;
+    found.push_back(dir);
+    RemoveCgroupDir(dir);
+  }
+  return found;
+}
+
+std::vector<pid_t> ProcessesMentioning(const std::string& text) {
+  std::vector<pid_t> out;
+  for (pid_t pid : Pids()) {
+    if (pid == ::getpid()) continue;
+    std::string cmd = ReadText("/proc/" + std::to_string(pid) + "/cmdline");
+    std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+    if (cmd.find(text) != std::string::npos && Alive(pid)) out.push_back(pid);
+  }
+  return out;
+}
+
+}  // namespace skiff::itest

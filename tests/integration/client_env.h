@@ -1,0 +1,69 @@
+// What the containerd and podman tests share: the runtimes they compare (skiff-runtime and
+// runc as the reference, so that a scenario failing only with skiff is skiff's fault), a
+// busybox rootfs, a pty runner, and the teardown pieces that leave no process, mount, cgroup
+// or host dir behind whatever the client did.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/types.h>
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "bundle.h"
+
+namespace skiff::itest {
+
+struct ClientRuntime {
+  std::string name;  // "skiff" or "runc": the test name's suffix
+  std::string path;
+};
+
+// gtest prints a parameter in a failed test's name: the runtime's name, not its bytes.
+inline void PrintTo(const ClientRuntime& r, std::ostream* os) { *os << r.name; }
+
+// skiff-runtime and /usr/sbin/runc, in that order.
+std::vector<ClientRuntime> ClientRuntimes();
+std::string ClientRuntimeName(const ::testing::TestParamInfo<ClientRuntime>& info);
+
+// Fills dir (made if missing) with /bin/busybox, its applets, /bin/skiff-probe and the empty
+// dirs a runtime mounts over. Fails the test (check HasFatalFailure) when it can't.
+void MakeBusyboxRootfs(const std::string& dir);
+
+// Runs argv with a new pty as its controlling terminal and stdio (forkpty): the output read
+// from the pty's master, the exit code (128+signal; -1 when it timed out and was killed).
+CmdResult RunInPty(const std::vector<std::string>& argv, int timeout_ms = 30000);
+
+// The open fds of pid as the host sees them ("0 1 2"), "" when pid is gone.
+std::string HostFds(pid_t pid);
+
+// Host paths a client creates outside the dirs it is given (containerd's shim sockets under
+// /run/containerd, podman's blob cache under /var/lib/containers): those missing when the
+// guard is made are removed again by Restore.
+class HostDirGuard {
+ public:
+  explicit HostDirGuard(std::vector<std::string> paths);
+  void Restore();
+
+ private:
+  std::vector<std::string> missing_;
+};
+
+// The teardown, in order. Each one is safe to call when there is nothing to do.
+// Every freezer cgroup at or below /sys/fs/cgroup/freezer/<rel> back to THAWED: a frozen
+// process does not die of SIGKILL.
+void ThawCgroups(const std::string& rel);
+// SIGKILLs and reaps every child of this process (the test is their subreaper, so that is
+// every daemon, shim, conmon and container it started) until none is left.
+void KillChildren();
+// Mount points at or below dir in this mount namespace, deepest first.
+std::vector<std::string> MountsUnder(const std::string& dir);
+// Detaches them all; returns how many there were.
+int DetachMountsUnder(const std::string& dir);
+// RemoveCgroupDir of <mount>/<rel> in every cgroup hierarchy; returns the dirs that existed.
+std::vector<std::string> RemoveCgroups(const std::string& rel);
+// Processes (other than this one) whose cmdline or cwd mentions text.
+std::vector<pid_t> ProcessesMentioning(const std::string& text);
+
+}  // namespace skiff::itest
