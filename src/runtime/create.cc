@@ -204,7 +204,12 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   c.dir_fd = TRY(LockContainer(opts.root, opts.id));
 
   cgroup::Hierarchies h = TRY(cgroup::Detect());
-  PlanOptions po{bundle, opts.no_pivot, preserve, &h};
+  std::string cg_path = spec.linux ? spec.linux->cgroups_path : "";
+  // A ".." component would put the cgroup outside the hierarchy part it names.
+  if (("/" + cg_path + "/").find("/../") != std::string::npos)
+    return MakeError(0, "linux.cgroupsPath: \"%s\" must not contain \"..\"", cg_path.c_str());
+  c.cgroup = TRY(cgroup::New(h, cg_path, opts.id));
+  PlanOptions po{bundle, opts.no_pivot, preserve, &h, c.cgroup->Paths()};
   ChildPlan plan = TRY(BuildPlan(spec, po));
   if (listen_fds > 0) {
     plan.env.push_back(StrFormat("LISTEN_FDS=%d", listen_fds));
@@ -213,11 +218,6 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   TRY(OpenNamespaceFds(&plan));
   TRY(MakeIdmapUserns(spec, &plan));
 
-  std::string cg_path = spec.linux ? spec.linux->cgroups_path : "";
-  // A ".." component would put the cgroup outside the hierarchy part it names.
-  if (("/" + cg_path + "/").find("/../") != std::string::npos)
-    return MakeError(0, "linux.cgroupsPath: \"%s\" must not contain \"..\"", cg_path.c_str());
-  c.cgroup = TRY(cgroup::New(h, cg_path, opts.id));
   ScopeGuard destroy_cgroup([&] {
     if (c.cgroup) (void)c.cgroup->Destroy();
   });

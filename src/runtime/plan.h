@@ -38,6 +38,10 @@ struct MountStep {
   std::vector<std::pair<std::string, std::string>> cgroup_v1;
   std::vector<std::pair<std::string, std::string>> cgroup_links;
   bool cgroup_unified = false;  // hybrid: also cgroup2 at <dest>/unified
+  // Without a cgroup namespace: host dirs bound in place of each fresh mount (same index as
+  // cgroup_v1; "" = mount fresh), and the unified one.
+  std::vector<std::string> cgroup_v1_bind;
+  std::string cgroup_unified_bind;
   // An idmapped bind mount (mount uidMappings/gidMappings): a user namespace fd carrying
   // the mapping, made by the parent; -1 for none.
   int idmap_userns_fd = -1;

@@ -36,8 +36,27 @@ std::string AbsoluteIn(const std::string& base, const std::string& path) {
   return base + "/" + path;
 }
 
-MountStep PlanCgroupMount(const oci::Mount& m, const cgroup::Hierarchies& h, MountStep step) {
+std::string JoinCg(const std::string& mountpoint, const std::string& rel) {
+  if (rel.empty() || rel == "/") return mountpoint;
+  return mountpoint + (rel[0] == '/' ? "" : "/") + rel;
+}
+
+// bind: no cgroup namespace, so bind the container's own cgroup dirs instead of mounting
+// the hierarchies afresh (which would show the host's root cgroups).
+MountStep PlanCgroupMount(const cgroup::Hierarchies& h, MountStep step, bool bind,
+                          const std::map<std::string, std::string>& paths) {
+  auto path_of = [&](const std::string& controller) -> std::string {
+    auto it = paths.find(controller);
+    return it == paths.end() ? "" : it->second;
+  };
   if (h.layout == cgroup::Layout::kV2) {
+    if (bind && paths.count("")) {
+      step.kind = MountKind::kBind;
+      step.source = JoinCg(h.unified, path_of(""));
+      step.opts.bind = true;
+      step.opts.flags |= MS_NOSUID | MS_NODEV | MS_NOEXEC;
+      return step;
+    }
     step.kind = MountKind::kCgroupV2;
     return step;
   }
@@ -55,12 +74,16 @@ MountStep PlanCgroupMount(const oci::Mount& m, const cgroup::Hierarchies& h, Mou
         opts += c2;
       }
       step.cgroup_v1.emplace_back(dir, opts);
+      std::string first = opts.substr(0, opts.find(','));
+      step.cgroup_v1_bind.push_back(bind && paths.count(first) ? JoinCg(mountpoint, path_of(first))
+                                                               : std::string());
     }
     if (controller != dir && controller.rfind("name=", 0) != 0)
       step.cgroup_links.emplace_back(controller, dir);
   }
   step.cgroup_unified = !h.unified.empty();
-  (void)m;
+  if (bind && step.cgroup_unified && paths.count(""))
+    step.cgroup_unified_bind = JoinCg(h.unified, path_of(""));
   return step;
 }
 
@@ -81,7 +104,7 @@ Result<MountStep> PlanMount(const oci::Mount& m, size_t i, const PlanOptions& op
   }
   if (m.type == "cgroup" || m.type == "cgroup2") {
     if (!opts.cgroups) return MakeError(ENOENT, "mounts[%zu]: no cgroup hierarchy on this host", i);
-    return PlanCgroupMount(m, *opts.cgroups, std::move(step));
+    return PlanCgroupMount(*opts.cgroups, std::move(step), !opts.has_cgroupns, opts.cgroup_paths);
   }
   if (m.type.empty()) return MakeError(EINVAL, "mounts[%zu].type: empty", i);
   return step;
@@ -276,7 +299,9 @@ Status PlanProcess(const oci::Process& p, ChildPlan* plan) {
   return Ok();
 }
 
-Result<ChildPlan> BuildPlan(const oci::Spec& spec, const PlanOptions& opts) {
+Result<ChildPlan> BuildPlan(const oci::Spec& spec, const PlanOptions& in) {
+  PlanOptions opts = in;
+  opts.has_cgroupns = spec.HasNamespace("cgroup");
   ChildPlan plan;
   if (!spec.root) return MakeError(EINVAL, "root: missing");
   static const oci::Linux kNoLinux;

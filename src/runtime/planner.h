@@ -1,6 +1,7 @@
 // From a validated spec to a ChildPlan: every decision the child would otherwise make.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "base/error.h"
@@ -15,6 +16,11 @@ struct PlanOptions {
   bool no_pivot = false;
   int preserve_fds = 0;
   const cgroup::Hierarchies* cgroups = nullptr;  // for cgroup mounts; null = none mounted
+  // The container's cgroup per controller ("" = the cgroup2 one), hierarchy-relative.
+  // Without a cgroup namespace the container's /sys/fs/cgroup binds these (as runc), so
+  // that it sees its own limits, not the host's root cgroups.
+  std::map<std::string, std::string> cgroup_paths;
+  bool has_cgroupns = false;  // set by BuildPlan from the spec
 };
 
 // Pure: no syscalls beyond stat of bind sources. Namespace paths are recorded, not opened.

@@ -337,3 +337,23 @@ TEST_F(ConformanceTest, DeviceTypesAndConflicts) {
 
 }  // namespace
 }  // namespace skiff::itest
+
+namespace skiff::itest {
+namespace {
+
+// Without a cgroup namespace the container's /sys/fs/cgroup shows its own cgroups (bound
+// read-only, as runc), not the host's roots: a program reading its memory limit gets it.
+TEST_F(ConformanceTest, OwnCgroupsWithoutCgroupNamespace) {
+  auto& nss = spec_["linux"]["namespaces"];
+  for (size_t i = 0; i < nss.size(); ++i)
+    if (nss[i]["type"] == "cgroup") nss.erase(i--);
+  spec_["linux"]["resources"]["memory"] = {{"limit", 67108864}};
+  CmdResult r = RunArgs({"/bin/sh", "-c",
+                         "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; "
+                         "echo 1 > /sys/fs/cgroup/memory/memory.limit_in_bytes || echo ro"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "67108864\nro\n");
+}
+
+}  // namespace
+}  // namespace skiff::itest

@@ -272,10 +272,10 @@ TEST_P(PodmanTest, RuntimeErrorReachesPodman) {
 
 // A container without a cgroup namespace (podman's default on cgroup v1) must see its own
 // cgroup at /sys/fs/cgroup/<controller>, as runc arranges by bind-mounting the container's
-// cgroup dirs: tools read their memory limit there. skiff mounts each v1 hierarchy afresh,
-// which without a cgroup namespace shows the host's root cgroup (and every other
-// container's) instead. Disabled until skiff binds the container's dirs; passes with runc.
-TEST_P(PodmanTest, DISABLED_OwnCgroupAtSysFsCgroup) {
+// cgroup dirs: tools read their memory limit there. Mounting each v1 hierarchy afresh would,
+// without a cgroup namespace, show the host's root cgroup (and every other
+// container's) instead; skiff binds the container's dirs too now.
+TEST_P(PodmanTest, OwnCgroupAtSysFsCgroup) {
   CmdResult r = Podman(RunArgs({"--rm", "--memory", "64m"},
                                {"cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}));
   EXPECT_EQ(r.code, 0) << r.err;

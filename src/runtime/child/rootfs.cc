@@ -118,20 +118,44 @@ Status MountFs(int rootfd, const MountStep& m) {
   return ApplyAfter(rootfd, m, false);
 }
 
+// A host cgroup dir bound into the container: read-only when the cgroup mount is, or the
+// container could raise its own limits.
+Status BindCgroupDir(int rootfd, const std::string& src, const std::string& dest,
+                     unsigned long flags) {
+  UniqueFd sub = TRY(MkdirAllInRoot(rootfd, dest, false));
+  TRY(MountAt(src.c_str(), sub.get(), nullptr, MS_BIND | MS_REC, nullptr, dest));
+  UniqueFd top = TRY(Reopen(rootfd, dest));
+  std::string p = FdPath(top.get());
+  unsigned long re = MS_REMOUNT | MS_BIND | (flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
+  if (::mount(nullptr, p.c_str(), nullptr, re, nullptr) < 0)
+    return Errno("remount %s", dest.c_str());
+  return Ok();
+}
+
 Status MountCgroupV1(int rootfd, const MountStep& m) {
   unsigned long flags = m.opts.flags;
   UniqueFd target = TRY(MkdirAllInRoot(rootfd, m.destination, false));
   TRY(MountAt("tmpfs", target.get(), "tmpfs", flags & ~MS_RDONLY, "mode=755",
               m.destination));
-  for (const auto& [dir, controllers] : m.cgroup_v1) {
+  for (size_t i = 0; i < m.cgroup_v1.size(); ++i) {
+    const auto& [dir, controllers] = m.cgroup_v1[i];
     std::string dest = m.destination + "/" + dir;
-    UniqueFd sub = TRY(MkdirAllInRoot(rootfd, dest, false));
-    TRY(MountAt("cgroup", sub.get(), "cgroup", flags, controllers.c_str(), dest));
+    const std::string& bind = i < m.cgroup_v1_bind.size() ? m.cgroup_v1_bind[i] : "";
+    if (bind.empty()) {
+      UniqueFd sub = TRY(MkdirAllInRoot(rootfd, dest, false));
+      TRY(MountAt("cgroup", sub.get(), "cgroup", flags, controllers.c_str(), dest));
+    } else {
+      TRY(BindCgroupDir(rootfd, bind, dest, flags));
+    }
   }
   if (m.cgroup_unified) {
     std::string dest = m.destination + "/unified";
-    UniqueFd sub = TRY(MkdirAllInRoot(rootfd, dest, false));
-    TRY(MountAt("cgroup2", sub.get(), "cgroup2", flags, nullptr, dest));
+    if (m.cgroup_unified_bind.empty()) {
+      UniqueFd sub = TRY(MkdirAllInRoot(rootfd, dest, false));
+      TRY(MountAt("cgroup2", sub.get(), "cgroup2", flags, nullptr, dest));
+    } else {
+      TRY(BindCgroupDir(rootfd, m.cgroup_unified_bind, dest, flags));
+    }
   }
   UniqueFd top = TRY(Reopen(rootfd, m.destination));
   for (const auto& [link, to] : m.cgroup_links) {
