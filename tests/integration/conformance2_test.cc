@@ -3,11 +3,14 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -451,6 +454,159 @@ TEST_F(Conformance2Test, SlaveAndPrivateRootPropagation) {
     std::string host = ReadText("/proc/self/mountinfo");
     EXPECT_EQ(host.find(rootfs_ + "/"), std::string::npos) << "a container mount leaked:\n" << host;
   }
+}
+
+// config-linux.md seccomp listenerPath: one container process state per connection, the
+// seccomp fd in the same sendmsg, ociVersion set, and the runtime closes the connection after
+// sending (the agent reads EOF next).
+TEST_F(Conformance2Test, SeccompListenerGetsOneMessageThenEof) {
+  std::string path = work_ + "/agent.sock";
+  int lfd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(lfd, 0);
+  struct sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  memcpy(addr.sun_path, path.c_str(), path.size());
+  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(lfd, 1), 0);
+  std::string message;
+  int fds = 0;
+  ssize_t second = -2;
+  std::thread agent([&] {
+    int conn = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+    if (conn < 0) return;
+    struct timeval tv = {5, 0};
+    ::setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char data[8192] = {};
+    alignas(struct cmsghdr) char ctrl[CMSG_SPACE(4 * sizeof(int))] = {};
+    struct iovec iov = {data, sizeof data};
+    struct msghdr msg = {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctrl;
+    msg.msg_controllen = sizeof ctrl;
+    ssize_t n = ::recvmsg(conn, &msg, MSG_CMSG_CLOEXEC);
+    if (n > 0) message.assign(data, n);
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_type != SCM_RIGHTS) continue;
+      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < count; ++i) {
+        int fd;
+        memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+        ::close(fd);
+        ++fds;
+      }
+    }
+    char more;
+    second = ::recv(conn, &more, 1, 0);
+    ::close(conn);
+  });
+  spec_["linux"]["seccomp"] = {
+      {"defaultAction", "SCMP_ACT_ALLOW"},
+      {"listenerPath", path},
+      {"syscalls", {{{"names", {"mkdirat"}}, {"action", "SCMP_ACT_NOTIFY"}}}}};
+  CmdResult r = RunArgs({"/bin/true"});
+  agent.join();
+  ::close(lfd);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(second, 0) << "the runtime kept the connection open or sent more";
+  EXPECT_EQ(fds, 1);
+  auto m = nlohmann::json::parse(message, nullptr, false);
+  ASSERT_TRUE(m.is_object()) << message;
+  EXPECT_EQ(m.value("ociVersion", ""), "1.2.0") << message;
+  EXPECT_EQ(m["state"].value("ociVersion", ""), "1.2.0") << message;
+  EXPECT_EQ(m["fds"], nlohmann::json::array({"seccompFd"}));
+}
+
+// config.md Valid values: a field the spec defines and skiff does not implement is refused by
+// name, and no container is made (config-linux.md rdma and the 1.3 fields).
+TEST_F(Conformance2Test, UnimplementedFieldsAreRefusedByName) {
+  struct Case {
+    std::vector<std::string> at;
+    nlohmann::json value;
+    std::string name;
+  };
+  const Case cases[] = {
+      {{"linux", "resources", "rdma"}, {{"mlx5_0", {{"hcaHandles", 3}}}}, "linux.resources.rdma"},
+      {{"process", "execCPUAffinity"}, {{"initial", "0"}}, "process.execCPUAffinity"},
+      {{"linux", "memoryPolicy"}, {{"mode", "MPOL_BIND"}, {"nodes", "0"}}, "linux.memoryPolicy"},
+      {{"linux", "netDevices"}, {{"eth9", nlohmann::json::object()}}, "linux.netDevices"},
+  };
+  nlohmann::json base = spec_;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    spec_ = base;
+    nlohmann::json* at = &spec_;
+    for (const auto& k : c.at) at = &(*at)[k];
+    *at = c.value;
+    CmdResult r = RunArgs({"/bin/true"});
+    EXPECT_NE(r.code, 0);
+    EXPECT_NE(r.err.find(c.name + ": not supported by skiff-runtime"), std::string::npos) << r.err;
+    EXPECT_EQ(CountEntries(root_), 0);
+  }
+}
+
+// config-linux.md Namespaces, X4: joining a pid namespace (its init is a grandchild of the
+// test) and a user namespace whose maps the test wrote, by path.
+TEST_F(Conformance2Test, JoinPidAndUserNamespacesByPath) {
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  pid_t holder = ::fork();
+  ASSERT_GE(holder, 0);
+  if (holder == 0) {
+    ::close(ready[0]);
+    pid_t init = -1;
+    if (::unshare(CLONE_NEWPID) == 0) init = ::fork();
+    if (init == 0) {
+      ::pause();
+      _exit(0);
+    }
+    (void)!::write(ready[1], &init, sizeof init);
+    ::pause();
+    _exit(0);
+  }
+  OwnPid(holder);
+  ::close(ready[1]);
+  pid_t init = -1;
+  ASSERT_EQ(::read(ready[0], &init, sizeof init), static_cast<ssize_t>(sizeof init));
+  ::close(ready[0]);
+  ASSERT_GT(init, 0);
+  OwnPid(init);
+  pid_t user = NamespaceHolder(CLONE_NEWUSER);
+  ASSERT_GT(user, 0);
+  std::string us = "/proc/" + std::to_string(user);
+  std::ofstream(us + "/uid_map") << "0 100000 65536\n";
+  std::ofstream(us + "/gid_map") << "0 100000 65536\n";
+  auto link = [](const std::string& p) {
+    char buf[64] = {};
+    return ::readlink(p.c_str(), buf, sizeof buf - 1) > 0 ? std::string(buf) : std::string();
+  };
+  std::string want_pid = link("/proc/" + std::to_string(init) + "/ns/pid");
+  std::string want_user = link(us + "/ns/user");
+  ASSERT_NE(want_pid, "");
+  ASSERT_NE(want_user, "");
+  // Separately: the user namespace is joined first, and then the test's pid namespace
+  // (owned by the host's user namespace) is, rightly, out of reach.
+  nlohmann::json base = spec_;
+  for (auto& e : spec_["linux"]["namespaces"])
+    if (e["type"] == "pid") e["path"] = "/proc/" + std::to_string(init) + "/ns/pid";
+  CmdResult r =
+      RunArgs({"/bin/sh", "-c", "readlink /proc/self/ns/pid; test $$ != 1 && echo not-init"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, want_pid + "\nnot-init\n");  // the namespace's init is the test's process
+
+  spec_ = base;
+  spec_["linux"]["namespaces"].push_back({{"type", "user"}, {"path", us + "/ns/user"}});
+  r = RunArgs({"/bin/sh", "-c", "readlink /proc/self/ns/user; cat /proc/self/uid_map"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::istringstream in(r.out);
+  std::string user_line;
+  std::getline(in, user_line);
+  EXPECT_EQ(user_line, want_user);
+  long a = -1, b = -1, c = -1;
+  in >> a >> b >> c;
+  EXPECT_EQ(a, 0);
+  EXPECT_EQ(b, 100000);
+  EXPECT_EQ(c, 65536);
 }
 
 }  // namespace
