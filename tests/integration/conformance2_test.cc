@@ -337,6 +337,43 @@ TEST_F(Conformance2Test, RecursiveReadonlyReachesSubmounts) {
   EXPECT_NE(r.out.find("rro-sub-erofs"), std::string::npos) << r.out;
 }
 
+// config.md: the other recursive attributes reach the submounts of an rbind as well.
+TEST_F(Conformance2Test, RecursiveAttributesReachSubmounts) {
+  std::string src = TempDir("tree");
+  std::string sub = TempDir("tree/sub");
+  ASSERT_EQ(::mount("tmpfs", sub.c_str(), "tmpfs", 0, nullptr), 0) << strerror(errno);
+  OwnMount(sub);
+  spec_["mounts"].push_back(
+      {{"destination", "/rx"},
+       {"type", "bind"},
+       {"source", src},
+       {"options", {"rbind", "rnosuid", "rnodev", "rnoexec", "rnoatime", "rnodiratime"}}});
+  CmdResult r = RunArgs({"/bin/cat", "/proc/self/mountinfo"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* mp : {"/rx", "/rx/sub"}) {
+    std::string l = LineFor(r.out, mp);
+    ASSERT_NE(l, "") << mp << " missing:\n" << r.out;
+    for (const char* o : {",nosuid,", ",nodev,", ",noexec,", ",noatime,", ",nodiratime,"})
+      EXPECT_NE(MountOpts(l).find(o), std::string::npos) << o << " " << l;
+  }
+}
+
+// config.md idmap: without mount mappings, a runtime MAY take the container's user namespace
+// maps, otherwise it MUST fail; skiff fails, with a user namespace too.
+TEST_F(Conformance2Test, IdmapWithoutMappingsFailsInAUserNamespace) {
+  spec_["linux"]["namespaces"].push_back({{"type", "user"}});
+  spec_["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+  spec_["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
+  spec_["mounts"].push_back({{"destination", "/m"},
+                             {"type", "bind"},
+                             {"source", work_},
+                             {"options", {"rbind", "ridmap"}}});
+  CmdResult r = RunArgs({"/bin/true"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("idmap needs uidMappings"), std::string::npos) << r.err;
+  EXPECT_EQ(CountEntries(root_), 0);
+}
+
 // config.md hooks: prestart, createRuntime and createContainer run before pivot_root: the
 // container process's root is not yet the bundle's rootfs, and the createContainer hook
 // (in the container's mount namespace) still reaches the rootfs at its host path.
