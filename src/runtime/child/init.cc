@@ -41,6 +41,15 @@ Status JoinNamespaces(const ChildPlan& plan) {
   for (const NsJoin& ns : plan.joins) {
     if (::setns(ns.fd.get(), ns.nstype) < 0) return Errno("join namespace %s", ns.path.c_str());
   }
+  if (!plan.joins.empty() && plan.joins[0].nstype == CLONE_NEWUSER) {
+    // setns(CLONE_NEWUSER) keeps our host ids, which the joined namespace need not map: a
+    // file made on a mount of that namespace (the /dev tmpfs) then fails with EOVERFLOW.
+    // Become its root first, as runc's nsexec does; the final ids come at exec.
+    if (::setresgid(0, 0, 0) < 0 && errno != EINVAL) return Errno("setgid 0 in user namespace");
+    if (::setresuid(0, 0, 0) < 0 && errno != EINVAL) return Errno("setuid 0 in user namespace");
+    // The euid change reset the dumpable flag (CVE-2019-5736): off again.
+    if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) return Errno("prctl dumpable");
+  }
   if (plan.unshare_flags && ::unshare(static_cast<int>(plan.unshare_flags)) < 0)
     return Errno("unshare namespaces");
   return Ok();

@@ -65,6 +65,9 @@ Status ApplyAfter(int rootfd, const MountStep& m, bool remount_bind) {
     struct mount_attr attr = {};
     attr.attr_set = o.rec_attr_set;
     attr.attr_clr = o.rec_attr_clr;
+    // The atime mode is one value, not a set of bits: mount_setattr takes a new one only with
+    // all of MOUNT_ATTR__ATIME in attr_clr, and refused rnoatime with EINVAL otherwise.
+    if (attr.attr_set & MOUNT_ATTR__ATIME) attr.attr_clr |= MOUNT_ATTR__ATIME;
     if (::mount_setattr(top.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
       return Errno("set recursive attributes on %s", m.destination.c_str());
   }
