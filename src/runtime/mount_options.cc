@@ -54,7 +54,7 @@ constexpr RecAttr kRecAttrs[] = {
     {"rnosuid", false, MOUNT_ATTR_NOSUID},   {"rsuid", true, MOUNT_ATTR_NOSUID},
     {"rnodev", false, MOUNT_ATTR_NODEV},     {"rdev", true, MOUNT_ATTR_NODEV},
     {"rnoexec", false, MOUNT_ATTR_NOEXEC},   {"rexec", true, MOUNT_ATTR_NOEXEC},
-    {"rnoatime", false, MOUNT_ATTR_NOATIME}, {"rnodiratime", false, MOUNT_ATTR_NODIRATIME},
+    {"rnodiratime", false, MOUNT_ATTR_NODIRATIME}, {"rdiratime", true, MOUNT_ATTR_NODIRATIME},
     {"rnosymfollow", false, MOUNT_ATTR_NOSYMFOLLOW},
     {"rsymfollow", true, MOUNT_ATTR_NOSYMFOLLOW},
 };
@@ -99,11 +99,24 @@ MountOptions ParseMountOptions(const std::vector<std::string>& options) {
       }
     }
     if (done) continue;
+    static const std::pair<const char*, uint64_t> kRecAtime[] = {
+        {"rnoatime", MOUNT_ATTR_NOATIME},        {"ratime", MOUNT_ATTR_RELATIME},
+        {"rrelatime", MOUNT_ATTR_RELATIME},      {"rnostrictatime", MOUNT_ATTR_RELATIME},
+        {"rstrictatime", MOUNT_ATTR_STRICTATIME}, {"rnorelatime", MOUNT_ATTR_STRICTATIME}};
+    for (const auto& [name, mode] : kRecAtime) {
+      if (o == name) {
+        out.rec_atime_set = true;
+        out.rec_atime = mode;
+        done = true;
+      }
+    }
+    if (done) continue;
     if (o == "bind" || o == "rbind") {
       out.bind = true;
       out.recursive = out.recursive || o == "rbind";
     } else if (o == "idmap" || o == "ridmap") {
       out.idmap = true;
+      out.idmap_recursive = o == "ridmap";
     } else if (o.rfind("X-", 0) == 0 || o.rfind("x-", 0) == 0 || o == "tmpcopyup") {
       // userspace-only options (mount(8) X-*, crun's tmpcopyup): nothing for the kernel
     } else {

@@ -21,6 +21,11 @@ struct MountOptions {
   uint64_t rec_attr_set = 0;
   uint64_t rec_attr_clr = 0;
   bool idmap = false;             // "idmap"/"ridmap": idmapped mount (needs mappings)
+  bool idmap_recursive = false;   // "ridmap": submounts of an rbind are mapped too
+  // A recursive atime mode (ratime, rrelatime, rstrictatime, rnoatime...): one value of
+  // MOUNT_ATTR__ATIME, which mount_setattr takes only with the whole field cleared.
+  bool rec_atime_set = false;
+  uint64_t rec_atime = 0;
 };
 
 // Unknown options are filesystem data, as in mount(8); "X-" options are dropped.

@@ -30,6 +30,21 @@ TEST(MountOptions, BindAndRecursiveAttributes) {
   EXPECT_EQ(o.rec_attr_clr, static_cast<uint64_t>(MOUNT_ATTR_NOSUID));
 }
 
+TEST(MountOptions, RecursiveAtimeAndIdmap) {
+  auto a = ParseMountOptions({"rbind", "rrelatime"});
+  EXPECT_TRUE(a.rec_atime_set);
+  EXPECT_EQ(a.rec_atime, static_cast<uint64_t>(MOUNT_ATTR_RELATIME));
+  EXPECT_EQ(a.data, "");  // not passed on as filesystem data, where a bind would ignore it
+  auto s = ParseMountOptions({"rstrictatime"});
+  EXPECT_EQ(s.rec_atime, static_cast<uint64_t>(MOUNT_ATTR_STRICTATIME));
+  auto n = ParseMountOptions({"rnoatime", "rdiratime"});
+  EXPECT_EQ(n.rec_atime, static_cast<uint64_t>(MOUNT_ATTR_NOATIME));
+  EXPECT_EQ(n.rec_attr_clr, static_cast<uint64_t>(MOUNT_ATTR_NODIRATIME));
+  EXPECT_FALSE(ParseMountOptions({"idmap"}).idmap_recursive);
+  EXPECT_TRUE(ParseMountOptions({"ridmap"}).idmap_recursive);
+  EXPECT_TRUE(ParseMountOptions({"ridmap"}).idmap);
+}
+
 TEST(MountOptions, Propagation) {
   EXPECT_EQ(ParsePropagation("").value(), static_cast<unsigned long>(MS_SLAVE | MS_REC));
   EXPECT_EQ(ParsePropagation("private").value(), static_cast<unsigned long>(MS_PRIVATE));

@@ -47,7 +47,8 @@ Result<UniqueFd> Reopen(int rootfd, const std::string& dest) {
 Status ApplyAfter(int rootfd, const MountStep& m, bool remount_bind) {
   const MountOptions& o = m.opts;
   bool needs_remount = remount_bind && (o.flags & ~(MS_REC | MS_REMOUNT)) != 0;
-  if (!needs_remount && !o.propagation && !o.rec_attr_set && !o.rec_attr_clr) return Ok();
+  if (!needs_remount && !o.propagation && !o.rec_attr_set && !o.rec_attr_clr && !o.rec_atime_set)
+    return Ok();
   UniqueFd top = TRY(Reopen(rootfd, m.destination));
   if (needs_remount) {
     unsigned long flags = MS_REMOUNT | MS_BIND | (o.flags & ~MS_REC);
@@ -61,13 +62,16 @@ Status ApplyAfter(int rootfd, const MountStep& m, bool remount_bind) {
   }
   if (o.propagation) TRY(MountAt(nullptr, top.get(), nullptr, o.propagation, nullptr,
                                  m.destination));
-  if (o.rec_attr_set || o.rec_attr_clr) {
+  if (o.rec_attr_set || o.rec_attr_clr || o.rec_atime_set) {
     struct mount_attr attr = {};
     attr.attr_set = o.rec_attr_set;
     attr.attr_clr = o.rec_attr_clr;
     // The atime mode is one value, not a set of bits: mount_setattr takes a new one only with
-    // all of MOUNT_ATTR__ATIME in attr_clr, and refused rnoatime with EINVAL otherwise.
-    if (attr.attr_set & MOUNT_ATTR__ATIME) attr.attr_clr |= MOUNT_ATTR__ATIME;
+    // all of MOUNT_ATTR__ATIME in attr_clr (rnoatime failed with EINVAL otherwise).
+    if (o.rec_atime_set) {
+      attr.attr_clr |= MOUNT_ATTR__ATIME;
+      attr.attr_set |= o.rec_atime;
+    }
     if (::mount_setattr(top.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
       return Errno("set recursive attributes on %s", m.destination.c_str());
   }
@@ -83,7 +87,9 @@ Status MountIdmapped(const MountStep& m, int target_fd) {
   struct mount_attr attr = {};
   attr.attr_set = MOUNT_ATTR_IDMAP;
   attr.userns_fd = static_cast<uint64_t>(m.idmap_userns_fd);
-  if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH | rec, &attr, sizeof attr) < 0)
+  // "idmap" maps the top mount only; "ridmap" the submounts an rbind brought along too.
+  unsigned map_rec = m.opts.idmap_recursive ? AT_RECURSIVE : 0;
+  if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH | map_rec, &attr, sizeof attr) < 0)
     return Errno("idmap %s", m.source.c_str());
   if (::move_mount(tree.get(), "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
     return Errno("attach idmapped %s on %s", m.source.c_str(), m.destination.c_str());
