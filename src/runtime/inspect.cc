@@ -77,6 +77,16 @@ Status Update(const std::string& root, const std::string& id, const oci::Resourc
     if (CurrentStatus(root, s) == ContainerStatus::kStopped)
       return MakeError(EINVAL, "container is stopped");
     auto m = TRY(ManagerOf(s));
+    // config-linux.md memory.checkBeforeUpdate: a limit below what is in use is refused
+    // rather than left to the kernel (which would reclaim or OOM-kill).
+    if (r.memory && r.memory->check_before_update.value_or(false) && r.memory->limit &&
+        *r.memory->limit > 0) {
+      cgroup::Stats st = TRY(m->GetStats());
+      if (static_cast<uint64_t>(*r.memory->limit) < st.memory_usage)
+        return MakeError(0, "memory limit %lld is below the current usage %llu (checkBeforeUpdate)",
+                         static_cast<long long>(*r.memory->limit),
+                         static_cast<unsigned long long>(st.memory_usage));
+    }
     return m->Apply(r);
   };
   return run().Wrap("update " + id);

@@ -62,6 +62,20 @@ TEST_F(InspectTest, UpdateFlagsAndResourcesFile) {
   EXPECT_NE(bad.err.find("memory.limit"), std::string::npos) << bad.err;
 }
 
+TEST_F(InspectTest, CheckBeforeUpdateRefusesALimitBelowUsage) {
+  std::string file = work_ + "/res.json";
+  std::ofstream(file) << R"({"memory": {"limit": 4096, "checkBeforeUpdate": true}})";
+  CmdResult r = Runtime({"update", "--resources", file, id_});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("below the current usage"), std::string::npos) << r.err;
+  std::string mem = HostCgroupDir(pid_, "memory");
+  EXPECT_NE(ReadText(mem + "/memory.limit_in_bytes"), "4096\n");
+  std::ofstream(file) << R"({"memory": {"limit": 134217728, "checkBeforeUpdate": true}})";
+  CmdResult ok = Runtime({"update", "--resources", file, id_});
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  EXPECT_EQ(ReadText(mem + "/memory.limit_in_bytes"), "134217728\n");
+}
+
 TEST_F(InspectTest, EventsStats) {
   CmdResult r = Runtime({"events", "--stats", id_});
   ASSERT_EQ(r.code, 0) << r.err;
