@@ -260,16 +260,7 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   }
   if (for_run && plan.fork_into_pidns) ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
-  sys::CloneArgs args;
-  args.flags = plan.clone_flags;
-  args.exit_signal = SIGCHLD;
-  if (join.clone_into) {
-    args.flags |= sys::kCloneIntoCgroup;
-    args.cgroup = static_cast<uint64_t>(join.clone_into.get());
-  }
-  pid_t pid = sys::Clone3(&args);
-  if (pid < 0) return Errno("clone3");
-  if (pid == 0) child::Run(plan);
+  pid_t pid = TRY(child::Spawn(plan, join.clone_into.get()));
   c.pid = OwnedPid(pid);
   spawned = true;
   child_end.reset();

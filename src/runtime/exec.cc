@@ -130,15 +130,7 @@ Result<int> DoExec(const ExecOptions& o) {
   UniqueFd sync(sv[0]), child_end(sv[1]);
   plan.sync_fd = child_end.get();
   plan.close_in_child = {sync.get()};
-  sys::CloneArgs args;
-  args.exit_signal = SIGCHLD;
-  if (join.clone_into) {
-    args.flags |= sys::kCloneIntoCgroup;
-    args.cgroup = static_cast<uint64_t>(join.clone_into.get());
-  }
-  pid_t pid = sys::Clone3(&args);
-  if (pid < 0) return Errno("clone3");
-  if (pid == 0) child::Run(plan);
+  pid_t pid = TRY(child::Spawn(plan, join.clone_into.get()));  // exec: clone_flags is 0
   OwnedPid owned(pid);
   child_end.reset();
   console_child.reset();

@@ -9,6 +9,11 @@ namespace skiff::runtime::child {
 // The clone3 child's entry. Never returns.
 [[noreturn]] void Run(const ChildPlan& plan);
 
+// clone3 with plan.clone_flags (fork semantics, SIGCHLD), straight into the cgroup2
+// directory clone_into when it is >= 0 (CLONE_INTO_CGROUP); the child runs Run(plan).
+// Returns the child's pid in the parent.
+Result<pid_t> Spawn(const ChildPlan& plan, int clone_into);
+
 // The steps, in the files that own them (called from Run in order).
 Status PrepareRootfs(const ChildPlan& plan);  // rootfs.cc: mounts, devices, masks, pivot_root
 Status ApplyIdentity(const ChildPlan& plan);  // process.cc: hostname, rlimits, oom score

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "base/file.h"
+#include "base/syscalls.h"
 #include "runtime/child/child.h"
 #include "runtime/sync.h"
 
@@ -146,6 +147,20 @@ Status Steps(const ChildPlan& plan, std::string* exe) {
 }
 
 }  // namespace
+
+Result<pid_t> Spawn(const ChildPlan& plan, int clone_into) {
+  sys::CloneArgs args;
+  args.flags = plan.clone_flags;
+  args.exit_signal = SIGCHLD;
+  if (clone_into >= 0) {
+    args.flags |= sys::kCloneIntoCgroup;
+    args.cgroup = static_cast<uint64_t>(clone_into);
+  }
+  pid_t pid = sys::Clone3(&args);
+  if (pid < 0) return Errno("clone3");
+  if (pid == 0) Run(plan);
+  return pid;
+}
 
 [[noreturn]] void Run(const ChildPlan& plan) {
   // Errors go to the parent over the sync socket until the start wait; after it, to whoever
