@@ -29,19 +29,6 @@ constexpr const char* kApplets[] = {"sh",     "sleep",    "cat",  "ls",    "echo
                                     "umount", "readlink", "true", "mkdir", "touch", "id",
                                     "test",   "head",     "grep", "stat",  "ln"};
 
-void WriteText(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::trunc);
-  f << text;
-}
-
-bool CopyFile(const std::string& from, const std::string& to, mode_t mode) {
-  std::ifstream in(from, std::ios::binary);
-  std::ofstream out(to, std::ios::binary | std::ios::trunc);
-  if (!in || !out) return false;
-  out << in.rdbuf();
-  out.close();
-  return ::chmod(to.c_str(), mode) == 0;
-}
 
 int RemoveEntry(const char* path, const struct stat*, int type, struct FTW*) {
   if (type == FTW_DP)
@@ -359,6 +346,22 @@ void BundleTest::TearDown() {
     ::umount2(it->c_str(), MNT_DETACH);
   RemoveTree(work_);
   EXPECT_FALSE(Exists(work_)) << "temp dir left behind: " << work_;
+}
+
+bool WriteText(const std::string& path, const std::string& text) {
+  std::ofstream f(path, std::ios::trunc);
+  f << text;
+  f.flush();
+  return f.good();
+}
+
+bool CopyFile(const std::string& from, const std::string& to, mode_t mode) {
+  std::ifstream in(from, std::ios::binary);
+  std::ofstream out(to, std::ios::binary | std::ios::trunc);
+  if (!in || !out) return false;
+  out << in.rdbuf();
+  out.close();
+  return ::chmod(to.c_str(), mode) == 0;
 }
 
 }  // namespace skiff::itest

@@ -33,6 +33,8 @@ CmdResult RunCommand(const std::vector<std::string>& argv, const std::string& di
                      const CmdOptions& opts = {});
 
 std::string ReadText(const std::string& path);  // "" when unreadable
+bool WriteText(const std::string& path, const std::string& text);  // truncates; false on error
+bool CopyFile(const std::string& from, const std::string& to, mode_t mode);
 bool Exists(const std::string& path);
 // Host cgroup dir of pid for a v1 controller ("memory") or "" for the unified hierarchy.
 std::string HostCgroupDir(pid_t pid, const std::string& controller);

@@ -23,15 +23,6 @@ namespace {
 constexpr const char* kApplets[] = {"sh",  "sleep", "cat",  "ls", "echo", "true",
                                     "tty", "stty",  "kill", "ps", "id"};
 
-bool CopyFile(const std::string& from, const std::string& to, mode_t mode) {
-  std::ifstream in(from, std::ios::binary);
-  std::ofstream out(to, std::ios::binary | std::ios::trunc);
-  if (!in || !out) return false;
-  out << in.rdbuf();
-  out.close();
-  return ::chmod(to.c_str(), mode) == 0;
-}
-
 std::vector<pid_t> Pids() {
   std::vector<pid_t> out;
   DIR* d = ::opendir("/proc");

@@ -13,13 +13,6 @@
 namespace skiff::itest {
 namespace {
 
-bool WriteTextForTest(const std::string& path, const std::string& text) {
-  std::ofstream f(path);
-  f << text;
-  f.flush();
-  return f.good();
-}
-
 class ConformanceTest : public BundleTest {
  protected:
   // The container's mountinfo line for "/", under the given rootfsPropagation.
@@ -289,10 +282,10 @@ TEST_F(ConformanceTest, NamespacePathOfTheWrongType) {
 // Without oomScoreAdj the container keeps the runtime's own value (config.md).
 TEST_F(ConformanceTest, OomScoreAdjUnsetIsInherited) {
   std::string before = ReadText("/proc/self/oom_score_adj");
-  ASSERT_TRUE(WriteTextForTest("/proc/self/oom_score_adj", "123"));
+  ASSERT_TRUE(WriteText("/proc/self/oom_score_adj", "123"));
   spec_["process"].erase("oomScoreAdj");
   CmdResult r = RunArgs({"/bin/cat", "/proc/self/oom_score_adj"});
-  WriteTextForTest("/proc/self/oom_score_adj", before);
+  WriteText("/proc/self/oom_score_adj", before);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "123\n");
 }
