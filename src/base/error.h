@@ -46,6 +46,8 @@ class [[nodiscard]] Result {
   const T& value() const& { return std::get<0>(v_); }
   T value() && { return std::move(std::get<0>(v_)); }
   T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T operator*() && { return std::move(std::get<0>(v_)); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 

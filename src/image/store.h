@@ -14,14 +14,11 @@
 #include "base/digest.h"
 #include "base/error.h"
 #include "base/fd.h"
+#include "oci/image_spec.h"
 
 namespace skiff::image {
 
-struct Descriptor {
-  std::string media_type;
-  std::string digest;
-  int64_t size = 0;
-};
+using Descriptor = oci::Descriptor;
 
 inline constexpr const char* kRefAnnotation = "org.opencontainers.image.ref.name";
 
