@@ -1,0 +1,197 @@
+// skiff images | tag | rmi | import | image {ls,inspect,rm,tag,prune,import}.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "cli/skiff_cli.h"
+#include "image/images.h"
+#include "image/reference.h"
+
+namespace skiff::cli {
+
+namespace {
+
+Result<image::Store> OpenStore(const Globals& g) {
+  return image::Store::Open(g.root + "/oci");
+}
+
+struct ImagesFlags {
+  bool quiet = false;
+  bool all = false;
+  bool no_trunc = false;
+  std::string format;
+  std::string repo;
+};
+
+Result<int> ListImagesCmd(const Globals& g, const ImagesFlags& f) {
+  auto store = OpenStore(g);
+  if (!store.ok()) return Fail("images", store.error());
+  auto list = image::ListImages(*store);
+  if (!list.ok()) return Fail("images", list.error());
+  nlohmann::json arr = nlohmann::json::array();
+  std::string table =
+      f.quiet ? "" : StrFormat("%-40s %-10s %-15s %-16s %s\n", "REPOSITORY", "TAG", "IMAGE ID",
+                               "CREATED", "SIZE");
+  for (const auto& img : *list) {
+    std::string id = f.no_trunc ? img.config_digest : img.config_digest.substr(7, 12);
+    if (f.quiet) {
+      table += id + "\n";
+      continue;
+    }
+    for (const auto& r : img.refs) {
+      auto ref = image::ParseReference(r);
+      std::string repo = ref.ok() ? ref->Familiar() : r;
+      std::string tag = ref.ok() && !ref->tag.empty() ? ref->tag : "<none>";
+      if (ref.ok() && !ref->tag.empty()) repo = repo.substr(0, repo.size() - tag.size() - 1);
+      if (!f.repo.empty() && repo != f.repo) continue;
+      if (f.format == "json") {
+        arr.push_back({{"Repository", repo},
+                       {"Tag", tag},
+                       {"ID", img.config_digest},
+                       {"Digest", img.manifest_desc.digest},
+                       {"CreatedAt", img.config.created},
+                       {"Size", img.size}});
+        continue;
+      }
+      table += StrFormat("%-40s %-10s %-15s %-16s %s\n", repo.c_str(), tag.c_str(), id.c_str(),
+                         HumanAgo(img.config.created).c_str(), HumanSize(img.size).c_str());
+    }
+  }
+  if (f.format == "json") {
+    std::printf("%s\n", arr.dump(2).c_str());
+  } else {
+    std::fputs(table.c_str(), stdout);
+  }
+  return 0;
+}
+
+void AddImagesCommand(CLI::App* cmd, Globals& g, Action& action) {
+  auto f = std::make_shared<ImagesFlags>();
+  cmd->add_option("repository", f->repo, "only images of this repository");
+  cmd->add_flag("-q,--quiet", f->quiet, "only image IDs");
+  cmd->add_flag("-a,--all", f->all, "all images (skiff keeps no intermediate images)");
+  cmd->add_flag("--no-trunc", f->no_trunc, "full image IDs");
+  cmd->add_option("--format", f->format, "json for machine-readable output")
+      ->check(CLI::IsMember({"", "json", "table"}));
+  cmd->callback([&g, &action, f] { action = [&g, f] { return ListImagesCmd(g, *f); }; });
+}
+
+void AddTagCommand(CLI::App* cmd, Globals& g, Action& action) {
+  auto args = std::make_shared<std::pair<std::string, std::string>>();
+  cmd->add_option("source", args->first, "image name or ID")->required();
+  cmd->add_option("target", args->second, "new reference")->required();
+  cmd->callback([&g, &action, args] {
+    action = [&g, args]() -> Result<int> {
+      auto store = OpenStore(g);
+      if (!store.ok()) return Fail("tag", store.error());
+      Status st = image::TagImage(*store, args->first, args->second);
+      if (!st) return Fail("tag " + args->first, st.error());
+      return 0;
+    };
+  });
+}
+
+void AddRmiCommand(CLI::App* cmd, Globals& g, Action& action) {
+  auto names = std::make_shared<std::vector<std::string>>();
+  auto force = std::make_shared<bool>(false);
+  cmd->add_option("image", *names, "image names or IDs")->required();
+  cmd->add_flag("-f,--force", *force, "remove an image with several references");
+  cmd->callback([&g, &action, names, force] {
+    action = [&g, names, force]() -> Result<int> {
+      auto store = OpenStore(g);
+      if (!store.ok()) return Fail("rmi", store.error());
+      int rc = 0;
+      for (const auto& n : *names) {
+        auto lines = image::RemoveImage(*store, n, *force);
+        if (!lines.ok()) {
+          Fail("rmi " + n, lines.error());
+          rc = 1;  // as docker rmi
+          continue;
+        }
+        for (const auto& l : *lines) std::printf("%s\n", l.c_str());
+      }
+      return rc;
+    };
+  });
+}
+
+void AddInspectCommand(CLI::App* cmd, Globals& g, Action& action) {
+  auto names = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("image", *names, "image names or IDs")->required();
+  cmd->add_option("-f,--format", "json (the only format)");
+  cmd->callback([&g, &action, names] {
+    action = [&g, names]() -> Result<int> {
+      auto store = OpenStore(g);
+      if (!store.ok()) return Fail("image inspect", store.error());
+      std::string out = "[";
+      for (size_t i = 0; i < names->size(); i++) {
+        auto img = image::FindImage(*store, (*names)[i]);
+        if (!img.ok()) {
+          Fail("image inspect " + (*names)[i], img.error());
+          return 1;  // as docker
+        }
+        out += (i ? ",\n" : "\n") + image::InspectJson(*img);
+      }
+      std::printf("%s\n]\n", out.c_str());
+      return 0;
+    };
+  });
+}
+
+void AddImportCommand(CLI::App* cmd, Globals& g, Action& action) {
+  struct Args {
+    std::string dir, ref;
+    image::ImportOptions opts;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("dir", a->dir, "a directory holding the root filesystem")->required();
+  cmd->add_option("reference", a->ref, "name:tag for the new image");
+  cmd->add_option("-c,--change", a->opts.changes,
+                  "apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, WORKDIR, USER ...)");
+  cmd->add_option("-m,--message", a->opts.message, "commit message for the history");
+  cmd->callback([&g, &action, a] {
+    action = [&g, a]() -> Result<int> {
+      auto store = OpenStore(g);
+      if (!store.ok()) return Fail("import", store.error());
+      auto id = image::ImportDir(*store, a->dir, a->ref, a->opts);
+      if (!id.ok()) return Fail("import " + a->dir, id.error());
+      std::printf("%s\n", id->c_str());
+      return 0;
+    };
+  });
+}
+
+void AddPruneCommand(CLI::App* cmd, Globals& g, Action& action) {
+  cmd->add_flag("-a,--all")->description("remove all images no container uses");
+  cmd->add_flag("-f,--force")->description("do not ask for confirmation");
+  cmd->callback([&g, &action] {
+    action = [&g]() -> Result<int> {
+      auto store = OpenStore(g);
+      if (!store.ok()) return Fail("image prune", store.error());
+      auto removed = image::CollectGarbage(*store);
+      if (!removed.ok()) return Fail("image prune", removed.error());
+      for (const auto& d : *removed) std::printf("deleted: %s\n", d.c_str());
+      std::printf("Total reclaimed blobs: %zu\n", removed->size());
+      return 0;
+    };
+  });
+}
+
+}  // namespace
+
+void AddImageCommands(CLI::App& app, Globals& g, Action& action) {
+  AddImagesCommand(app.add_subcommand("images", "list images"), g, action);
+  AddTagCommand(app.add_subcommand("tag", "give an image another reference"), g, action);
+  AddRmiCommand(app.add_subcommand("rmi", "remove images"), g, action);
+  AddImportCommand(app.add_subcommand("import", "make an image from a directory"), g, action);
+  CLI::App* image = app.add_subcommand("image", "manage images");
+  image->require_subcommand(1);
+  AddImagesCommand(image->add_subcommand("ls", "list images")->alias("list"), g, action);
+  AddInspectCommand(image->add_subcommand("inspect", "show an image's config and layers"), g,
+                    action);
+  AddRmiCommand(image->add_subcommand("rm", "remove images"), g, action);
+  AddTagCommand(image->add_subcommand("tag", "give an image another reference"), g, action);
+  AddImportCommand(image->add_subcommand("import", "make an image from a directory"), g, action);
+  AddPruneCommand(image->add_subcommand("prune", "remove blobs no image uses"), g, action);
+}
+
+}  // namespace skiff::cli

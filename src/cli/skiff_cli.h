@@ -1,0 +1,30 @@
+// The `skiff` front end: shared pieces of the command files. Parsing and printing only.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+#include "base/error.h"
+
+namespace skiff::cli {
+
+struct Globals {
+  std::string root;  // --root, $SKIFF_ROOT, /var/lib/skiff
+  bool debug = false;
+};
+
+// Every command sets its action here; main runs it after parsing and turns its result
+// into the exit code (Docker's: 125 when skiff itself fails).
+using Action = std::function<Result<int>()>;
+
+void AddImageCommands(CLI::App& app, Globals& g, Action& action);
+
+// "skiff: <what>: <why>" on stderr; returns 125.
+int Fail(const std::string& what, const Error& e);
+// Docker's human sizes: "4.2MB", "1.23GB" (powers of 1000).
+std::string HumanSize(int64_t bytes);
+// "3 minutes ago", from an RFC 3339 time.
+std::string HumanAgo(const std::string& rfc3339);
+
+}  // namespace skiff::cli

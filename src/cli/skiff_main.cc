@@ -1,0 +1,71 @@
+// skiff: containers and images as a Docker user knows them, with no daemon. Parsing and
+// printing only; the work is in src/image and src/engine.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+
+#include "cli/skiff_cli.h"
+
+namespace skiff::cli {
+
+int Fail(const std::string& what, const Error& e) {
+  std::fprintf(stderr, "skiff: %s: %s\n", what.c_str(), e.Message().c_str());
+  return 125;
+}
+
+std::string HumanSize(int64_t bytes) {
+  static const char* kUnits[] = {"B", "kB", "MB", "GB", "TB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1000 && u < 4) {
+    v /= 1000;
+    u++;
+  }
+  // Docker: 3 significant digits ("4.26MB", "42.6MB", "426MB").
+  return StrFormat("%.*f%s", v < 10 ? 2 : v < 100 ? 1 : 0, v, kUnits[u]);
+}
+
+std::string HumanAgo(const std::string& rfc3339) {
+  struct tm tm{};
+  if (!strptime(rfc3339.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return "N/A";
+  time_t then = timegm(&tm);
+  long d = static_cast<long>(time(nullptr) - then);
+  auto ago = [](long n, const char* unit) {
+    return n == 1 ? StrFormat("1 %s ago", unit) : StrFormat("%ld %ss ago", n, unit);
+  };
+  if (d < 60) return "Less than a minute ago";
+  if (d < 3600) return ago(d / 60, "minute");
+  if (d < 86400) return ago(d / 3600, "hour");
+  if (d < 86400 * 14) return ago(d / 86400, "day");
+  if (d < 86400 * 60) return ago(d / (86400 * 7), "week");
+  if (d < 86400 * 365 * 2) return ago(d / (86400 * 30), "month");
+  return ago(d / (86400 * 365), "year");
+}
+
+}  // namespace skiff::cli
+
+int main(int argc, char** argv) {
+  using namespace skiff::cli;
+  CLI::App app{"skiff: containers without a daemon (docker-compatible commands)", "skiff"};
+  app.require_subcommand(1);
+  app.set_version_flag("-v,--version", "skiff version 0.1.0");
+  Globals g;
+  const char* env_root = std::getenv("SKIFF_ROOT");
+  g.root = env_root && *env_root ? env_root : "/var/lib/skiff";
+  app.add_option("--root", g.root, "skiff's state directory (also $SKIFF_ROOT)")
+      ->capture_default_str();
+  app.add_flag("-D,--debug", g.debug, "debug output");
+  Action action;
+  AddImageCommands(app, g, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 125;
+  }
+  if (!action) return 125;
+  auto rc = action();
+  return rc.ok() ? *rc : 125;
+}

@@ -1,0 +1,69 @@
+// Images as a user names them: by reference (busybox, 127.0.0.1:5000/x:1) or by ID (the
+// config digest, as Docker: a unique hex prefix will do). The operations behind
+// `skiff images`, `tag`, `rmi`, `image inspect`, `import`, `image prune`.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "image/store.h"
+#include "oci/image_spec.h"
+
+namespace skiff::image {
+
+struct Image {
+  std::vector<std::string> refs;  // full names: docker.io/library/busybox:latest
+  Descriptor manifest_desc;
+  oci::Manifest manifest;
+  std::string config_digest;  // the image ID
+  oci::ImageConfig config;
+  int64_t size = 0;  // config + layers as stored (compressed)
+};
+
+// The full name a reference is stored under: "busybox" -> "docker.io/library/busybox:latest".
+Result<std::string> StoredName(const std::string& ref);
+
+// By reference, "sha256:<id>", or a unique prefix of an ID (at least 4 hex digits).
+// "no such image: X" when nothing matches.
+Result<Image> FindImage(const Store& store, const std::string& name_or_id);
+// Every image once, with all its references, newest first.
+Result<std::vector<Image>> ListImages(const Store& store);
+
+Status TagImage(Store& store, const std::string& source, const std::string& target);
+
+// rmi: by reference removes that reference (the image goes when none is left); by ID
+// removes the image, refused when several references name it unless force. Returns the
+// lines Docker prints ("Untagged: ...", "Deleted: sha256:...").
+Result<std::vector<std::string>> RemoveImage(Store& store, const std::string& name_or_id,
+                                             bool force);
+
+// Deletes blobs that no reference reaches. Returns the deleted digests.
+Result<std::vector<std::string>> CollectGarbage(Store& store);
+
+// A store-wide lock: pulls and imports hold it shared while they write blobs that no
+// reference reaches yet; garbage collection holds it exclusive.
+class StoreLock {
+ public:
+  static Result<StoreLock> Shared(const Store& store);
+  static Result<StoreLock> Exclusive(const Store& store);
+  StoreLock(StoreLock&&) = default;
+
+ private:
+  explicit StoreLock(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
+};
+
+struct ImportOptions {
+  std::vector<std::string> changes;  // Dockerfile-like: CMD, ENTRYPOINT, ENV, WORKDIR, USER ...
+  std::string message;
+};
+
+// An image of one layer made from a directory tree. Returns the image ID.
+Result<std::string> ImportDir(Store& store, const std::string& dir, const std::string& ref,
+                              const ImportOptions& opts);
+
+// The document `skiff image inspect` prints, shaped like Docker's.
+std::string InspectJson(const Image& img);
+
+}  // namespace skiff::image

@@ -1,0 +1,121 @@
+// skiff's image commands end to end, with skopeo and umoci as the independent readers of
+// the store (it is an OCI image layout: they must take it as oci:PATH:REF).
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "bundle.h"
+
+namespace skiff::itest {
+namespace {
+
+class ImageCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/skiff-imgcli-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    work_ = tmpl;
+    root_ = work_ + "/root";
+    tree_ = work_ + "/tree";
+    ASSERT_EQ(::mkdir(tree_.c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir((tree_ + "/bin").c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir((tree_ + "/etc").c_str(), 0700), 0);
+    ASSERT_TRUE(CopyFile("/bin/busybox", tree_ + "/bin/busybox", 0755));
+    ASSERT_EQ(::symlink("busybox", (tree_ + "/bin/sh").c_str()), 0);
+    ASSERT_TRUE(WriteText(tree_ + "/etc/motd", "hello from skiff\n"));
+    ASSERT_EQ(::chown((tree_ + "/etc/motd").c_str(), 1234, 5678), 0);
+    ASSERT_EQ(::chmod((tree_ + "/etc/motd").c_str(), 0640), 0);
+  }
+  void TearDown() override { RemoveTree(work_); }
+
+  CmdResult Skiff(std::vector<std::string> args) {
+    args.insert(args.begin(), {SKIFF_BIN, "--root", root_});
+    return RunCommand(args, work_);
+  }
+  CmdResult Tool(const std::vector<std::string>& args) { return RunCommand(args, work_); }
+
+  std::string work_, root_, tree_;
+};
+
+TEST_F(ImageCliTest, ImportListInspectRemove) {
+  CmdResult imp = Skiff({"import", tree_, "bb:1", "--change", "CMD [\"sh\"]"});
+  ASSERT_EQ(imp.code, 0) << imp.err;
+  std::string id = imp.out.substr(0, imp.out.find('\n'));
+  ASSERT_EQ(id.rfind("sha256:", 0), 0u) << imp.out;
+
+  CmdResult ls = Skiff({"images", "--format", "json"});
+  ASSERT_EQ(ls.code, 0) << ls.err;
+  auto list = nlohmann::json::parse(ls.out);
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["Repository"], "bb");
+  EXPECT_EQ(list[0]["Tag"], "1");
+  EXPECT_EQ(list[0]["ID"], id);
+
+  CmdResult table = Skiff({"images"});
+  EXPECT_NE(table.out.find("REPOSITORY"), std::string::npos);
+  EXPECT_NE(table.out.find(id.substr(7, 12)), std::string::npos) << table.out;
+
+  CmdResult insp = Skiff({"image", "inspect", "bb:1"});
+  ASSERT_EQ(insp.code, 0) << insp.err;
+  auto doc = nlohmann::json::parse(insp.out);
+  EXPECT_EQ(doc[0]["Id"], id);
+  EXPECT_EQ(doc[0]["Config"]["Cmd"], nlohmann::json::array({"sh"}));
+  EXPECT_EQ(doc[0]["RootFS"]["Layers"].size(), 1u);
+
+  ASSERT_EQ(Skiff({"tag", "bb:1", "127.0.0.1:5000/team/bb:2"}).code, 0);
+  CmdResult q = Skiff({"images", "-q"});
+  EXPECT_EQ(q.out, id.substr(7, 12) + "\n");
+
+  CmdResult rmi = Skiff({"rmi", "bb:1", "127.0.0.1:5000/team/bb:2"});
+  ASSERT_EQ(rmi.code, 0) << rmi.err;
+  EXPECT_NE(rmi.out.find("Untagged: bb:1"), std::string::npos) << rmi.out;
+  EXPECT_NE(rmi.out.find("Deleted: " + id), std::string::npos) << rmi.out;
+  CmdResult blobs = Tool({"/bin/sh", "-c", "ls -A " + root_ + "/oci/blobs/sha256 | wc -l"});
+  EXPECT_EQ(blobs.out, "0\n");
+}
+
+TEST_F(ImageCliTest, ErrorsAreOneLineAndNonZero) {
+  CmdResult missing = Skiff({"rmi", "nothere:1"});
+  EXPECT_NE(missing.code, 0);
+  EXPECT_EQ(missing.err, "skiff: rmi nothere:1: no such image: nothere:1\n");
+  CmdResult bad = Skiff({"image", "inspect", "Bad//ref"});
+  EXPECT_NE(bad.code, 0);
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+  EXPECT_NE(bad.err.find("invalid reference"), std::string::npos) << bad.err;
+  CmdResult nodir = Skiff({"import", work_ + "/missing", "x:1"});
+  EXPECT_EQ(nodir.code, 125);
+  EXPECT_EQ(nodir.err.rfind("skiff: import ", 0), 0u) << nodir.err;
+  CmdResult help = Skiff({"images", "--help"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.out.find("--format"), std::string::npos);
+}
+
+// skopeo reads the store as an OCI layout, and umoci unpacks exactly the tree imported.
+TEST_F(ImageCliTest, SkopeoAndUmociReadTheStore) {
+  ASSERT_EQ(Skiff({"import", tree_, "bb:1"}).code, 0);
+  std::string ref = "oci:" + root_ + "/oci:docker.io/library/bb:1";
+  CmdResult insp = Tool({"/usr/bin/skopeo", "inspect", ref});
+  ASSERT_EQ(insp.code, 0) << insp.err;
+  EXPECT_EQ(nlohmann::json::parse(insp.out)["Layers"].size(), 1u);
+
+  std::string out = work_ + "/umoci";
+  CmdResult un = Tool({"/usr/bin/umoci", "unpack", "--image",
+                       root_ + "/oci:docker.io/library/bb:1", out});
+  ASSERT_EQ(un.code, 0) << un.err;
+  // Names, types, modes, owners, link targets and contents, both ways.
+  auto list = [&](const std::string& dir) {
+    return Tool({"/bin/sh", "-c", "cd " + dir + " && find . -printf '%p %y %m %U:%G %l\\n' | sort"});
+  };
+  CmdResult want = list(tree_);
+  CmdResult got = list(out + "/rootfs");
+  EXPECT_NE(want.out.find("./etc/motd f 640 1234:5678"), std::string::npos) << want.out;
+  EXPECT_EQ(got.out, want.out);
+  EXPECT_EQ(Tool({"/usr/bin/cmp", tree_ + "/bin/busybox", out + "/rootfs/bin/busybox"}).code, 0);
+  EXPECT_EQ(ReadText(out + "/rootfs/etc/motd"), "hello from skiff\n");
+}
+
+}  // namespace
+}  // namespace skiff::itest

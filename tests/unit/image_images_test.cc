@@ -1,0 +1,143 @@
+#include "image/images.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <map>
+
+#include "base/file.h"
+#include "image/layer_writer.h"
+
+namespace skiff::image {
+namespace {
+
+class ImagesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/skiff-images-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    tree_ = dir_ + "/tree";
+    ASSERT_TRUE(MkdirAll(tree_ + "/bin").ok());
+    ASSERT_TRUE(WriteFileAtomic(tree_ + "/bin/tool", "#!/bin/sh\necho hi\n").ok());
+    ::chmod((tree_ + "/bin/tool").c_str(), 04755);
+    ASSERT_EQ(::symlink("tool", (tree_ + "/bin/link").c_str()), 0);
+    ASSERT_EQ(::link((tree_ + "/bin/tool").c_str(), (tree_ + "/bin/hard").c_str()), 0);
+    store_ = std::make_unique<Store>(Store::Open(dir_ + "/oci").value());
+  }
+  void TearDown() override { (void)RemoveAll(dir_); }
+
+  // name -> (type, size or link target) of a layer blob.
+  std::map<std::string, std::string> Entries(const std::string& digest) {
+    std::map<std::string, std::string> out;
+    struct archive* a = archive_read_new();
+    archive_read_support_filter_all(a);
+    archive_read_support_format_all(a);
+    EXPECT_EQ(archive_read_open_filename(a, store_->BlobPath(digest).c_str(), 65536), ARCHIVE_OK);
+    struct archive_entry* e;
+    while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+      std::string v;
+      if (archive_entry_hardlink(e)) v = "hard:" + std::string(archive_entry_hardlink(e));
+      else if (archive_entry_symlink(e)) v = "sym:" + std::string(archive_entry_symlink(e));
+      else v = StrFormat("%o:%lld", archive_entry_mode(e), (long long)archive_entry_size(e));
+      out[archive_entry_pathname(e)] = v;
+    }
+    archive_read_free(a);
+    return out;
+  }
+
+  std::string dir_, tree_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(ImagesTest, LayerFromDirKeepsTypesAndModes) {
+  auto layer = WriteLayerFromDir(*store_, tree_);
+  ASSERT_TRUE(layer.ok()) << layer.error().Message();
+  EXPECT_TRUE(store_->HasBlob(layer->desc.digest));
+  EXPECT_NE(layer->diff_id, layer->desc.digest);
+  auto e = Entries(layer->desc.digest);
+  EXPECT_EQ(e["bin/link"], "sym:tool");
+  // One of the two names carries the data, the other is a hardlink to it.
+  bool tool_first = e["bin/tool"] == "104755:18";
+  EXPECT_TRUE(tool_first ? e["bin/hard"] == "hard:bin/tool" : e["bin/tool"] == "hard:bin/hard")
+      << e["bin/tool"] << " " << e["bin/hard"];
+  EXPECT_EQ(e.count("tree"), 0u);  // the top dir itself is not an entry
+}
+
+TEST_F(ImagesTest, OverlayWhiteoutsBecomeImageSpecWhiteouts) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: mknod and trusted.* xattrs";
+  ASSERT_EQ(::mknod((tree_ + "/gone").c_str(), S_IFCHR | 0, 0), 0);
+  ASSERT_TRUE(MkdirAll(tree_ + "/opaque").ok());
+  ASSERT_EQ(::setxattr((tree_ + "/opaque").c_str(), "trusted.overlay.opaque", "y", 1, 0), 0);
+  auto layer = WriteLayerFromDir(*store_, tree_, {.overlay_whiteouts = true});
+  ASSERT_TRUE(layer.ok()) << layer.error().Message();
+  auto e = Entries(layer->desc.digest);
+  EXPECT_EQ(e.count("gone"), 0u);
+  EXPECT_EQ(e.count(".wh.gone"), 1u);
+  EXPECT_EQ(e.count("opaque/.wh..wh..opq"), 1u);
+}
+
+TEST_F(ImagesTest, ImportTagListRemove) {
+  auto id = ImportDir(*store_, tree_, "example/tool:1", {.changes = {"CMD [\"/bin/tool\"]", "ENV A=b"}});
+  ASSERT_TRUE(id.ok()) << id.error().Message();
+  auto img = FindImage(*store_, "example/tool:1");
+  ASSERT_TRUE(img.ok()) << img.error().Message();
+  EXPECT_EQ(img->config_digest, *id);
+  EXPECT_EQ(img->config.config.cmd, std::vector<std::string>{"/bin/tool"});
+  EXPECT_EQ(img->config.config.env, std::vector<std::string>{"A=b"});
+  EXPECT_EQ(FindImage(*store_, id->substr(7, 12))->config_digest, *id);  // by ID prefix
+  EXPECT_EQ(FindImage(*store_, "docker.io/example/tool:1")->config_digest, *id);
+
+  ASSERT_TRUE(TagImage(*store_, "example/tool:1", "localhost:5000/t:2").ok());
+  auto list = ListImages(*store_);
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].refs.size(), 2u);
+
+  // By ID with two references: refused unless forced, as Docker.
+  auto refused = RemoveImage(*store_, id->substr(7, 12), false);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().msg.find("must be forced"), std::string::npos);
+  // By reference: untagged only; the blobs stay while the other name holds them.
+  auto lines = RemoveImage(*store_, "example/tool:1", false);
+  ASSERT_TRUE(lines.ok()) << lines.error().Message();
+  EXPECT_EQ(*lines, std::vector<std::string>{"Untagged: example/tool:1"});
+  EXPECT_TRUE(store_->HasBlob(*id));
+  lines = RemoveImage(*store_, "localhost:5000/t:2", false);
+  ASSERT_TRUE(lines.ok());
+  EXPECT_EQ(lines->back(), "Deleted: " + *id);
+  EXPECT_FALSE(store_->HasBlob(*id));
+  EXPECT_FALSE(store_->HasBlob(img->manifest.layers[0].digest));
+  auto missing = FindImage(*store_, "example/tool:1");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().msg, "no such image: example/tool:1");
+}
+
+TEST_F(ImagesTest, GarbageCollectionKeepsWhatRefsReach) {
+  auto id = ImportDir(*store_, tree_, "keep:1", {});
+  ASSERT_TRUE(id.ok());
+  std::string orphan = store_->PutBlob("nobody points at me").value();
+  auto removed = CollectGarbage(*store_);
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(*removed, std::vector<std::string>{orphan});
+  EXPECT_TRUE(FindImage(*store_, "keep:1").ok());
+}
+
+TEST_F(ImagesTest, BadChangesAndReferencesAreRefused) {
+  auto bad = ImportDir(*store_, tree_, "x:1", {.changes = {"RUN rm -rf /"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().msg.find("unsupported change \"RUN\""), std::string::npos);
+  auto badref = ImportDir(*store_, tree_, "Upper:1", {});
+  ASSERT_FALSE(badref.ok());
+  EXPECT_NE(badref.error().msg.find("lowercase"), std::string::npos) << badref.error().msg;
+  auto nodir = ImportDir(*store_, dir_ + "/missing", "x:1", {});
+  EXPECT_FALSE(nodir.ok());
+}
+
+}  // namespace
+}  // namespace skiff::image
