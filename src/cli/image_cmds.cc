@@ -5,6 +5,7 @@
 #include "cli/skiff_cli.h"
 #include "image/images.h"
 #include "image/reference.h"
+#include "image/transports.h"
 
 namespace skiff::cli {
 
@@ -176,6 +177,29 @@ void AddPruneCommand(CLI::App* cmd, Globals& g, Action& action) {
   });
 }
 
+void AddPullCommand(CLI::App* cmd, Globals& g, Action& action) {
+  auto src = std::make_shared<std::string>();
+  cmd->add_option("image", *src,
+                  "NAME[:TAG|@DIGEST], or oci:DIR[:REF], oci-archive:FILE[:REF], "
+                  "docker-archive:FILE[:REF]")
+      ->required();
+  cmd->callback([&g, &action, src] {
+    action = [&g, src]() -> Result<int> {
+      auto store = OpenStore(g);
+      if (!store.ok()) return Fail("pull " + *src, store.error());
+      image::TransportRef t = image::ParseTransport(*src);
+      if (t.transport.empty())
+        return Fail("pull " + *src, MakeError(0, "registry pulls are not wired in yet"));
+      auto name = image::PullFromTransport(*store, t, "");
+      if (!name.ok()) return Fail("pull " + *src, name.error());
+      auto img = image::FindImage(*store, *name);
+      if (!img.ok()) return Fail("pull " + *src, img.error());
+      std::printf("%s\n%s\n", name->c_str(), img->config_digest.c_str());
+      return 0;
+    };
+  });
+}
+
 }  // namespace
 
 void AddImageCommands(CLI::App& app, Globals& g, Action& action) {
@@ -183,6 +207,7 @@ void AddImageCommands(CLI::App& app, Globals& g, Action& action) {
   AddTagCommand(app.add_subcommand("tag", "give an image another reference"), g, action);
   AddRmiCommand(app.add_subcommand("rmi", "remove images"), g, action);
   AddImportCommand(app.add_subcommand("import", "make an image from a directory"), g, action);
+  AddPullCommand(app.add_subcommand("pull", "fetch an image into the store"), g, action);
   CLI::App* image = app.add_subcommand("image", "manage images");
   image->require_subcommand(1);
   AddImagesCommand(image->add_subcommand("ls", "list images")->alias("list"), g, action);
@@ -191,6 +216,7 @@ void AddImageCommands(CLI::App& app, Globals& g, Action& action) {
   AddRmiCommand(image->add_subcommand("rm", "remove images"), g, action);
   AddTagCommand(image->add_subcommand("tag", "give an image another reference"), g, action);
   AddImportCommand(image->add_subcommand("import", "make an image from a directory"), g, action);
+  AddPullCommand(image->add_subcommand("pull", "fetch an image into the store"), g, action);
   AddPruneCommand(image->add_subcommand("prune", "remove blobs no image uses"), g, action);
 }
 

@@ -119,3 +119,63 @@ TEST_F(ImageCliTest, SkopeoAndUmociReadTheStore) {
 
 }  // namespace
 }  // namespace skiff::itest
+
+namespace skiff::itest {
+namespace {
+
+// skopeo writes the three non-registry forms; skiff takes each back.
+TEST_F(ImageCliTest, PullsFromLayoutAndArchivesSkopeoWrote) {
+  ASSERT_EQ(Skiff({"import", tree_, "bb:1"}).code, 0);
+  std::string store = "oci:" + root_ + "/oci:docker.io/library/bb:1";
+  std::string layout = work_ + "/layout", da = work_ + "/saved.tar", oa = work_ + "/oa.tar";
+  ASSERT_EQ(Tool({"/usr/bin/skopeo", "copy", "-q", store, "oci:" + layout + ":v1"}).code, 0);
+  ASSERT_EQ(Tool({"/usr/bin/skopeo", "copy", "-q", store, "docker-archive:" + da + ":team/x:3"})
+                .code, 0);
+  ASSERT_EQ(Tool({"/usr/bin/skopeo", "copy", "-q", store, "oci-archive:" + oa + ":z"}).code, 0);
+  ASSERT_EQ(Skiff({"rmi", "bb:1"}).code, 0);
+
+  CmdResult a = Skiff({"pull", "oci:" + layout + ":v1"});
+  ASSERT_EQ(a.code, 0) << a.err;
+  EXPECT_EQ(a.out.substr(0, a.out.find('\n')), "localhost/layout:v1");
+  CmdResult b = Skiff({"pull", "docker-archive:" + da});
+  ASSERT_EQ(b.code, 0) << b.err;
+  EXPECT_EQ(b.out.substr(0, b.out.find('\n')), "docker.io/team/x:3");
+  CmdResult c = Skiff({"pull", "oci-archive:" + oa + ":z"});
+  ASSERT_EQ(c.code, 0) << c.err;
+  EXPECT_EQ(c.out.substr(0, c.out.find('\n')), "localhost/oa:z");
+  // The same config each time: one image ID with three names.
+  auto list = nlohmann::json::parse(Skiff({"images", "--format", "json"}).out);
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list[0]["ID"], list[1]["ID"]);
+  EXPECT_EQ(list[1]["ID"], list[2]["ID"]);
+  // docker-archive layers are plain tars: umoci still unpacks what skiff stored.
+  CmdResult un = Tool({"/usr/bin/umoci", "unpack", "--image", root_ + "/oci:docker.io/team/x:3",
+                       work_ + "/un"});
+  ASSERT_EQ(un.code, 0) << un.err;
+  EXPECT_EQ(ReadText(work_ + "/un/rootfs/etc/motd"), "hello from skiff\n");
+}
+
+TEST_F(ImageCliTest, TamperedLayoutBlobIsRefusedAndLeavesNoRef) {
+  ASSERT_EQ(Skiff({"import", tree_, "bb:1"}).code, 0);
+  std::string layout = work_ + "/layout";
+  ASSERT_EQ(Tool({"/usr/bin/skopeo", "copy", "-q", "oci:" + root_ + "/oci:docker.io/library/bb:1",
+                  "oci:" + layout + ":v1"}).code, 0);
+  ASSERT_EQ(Skiff({"rmi", "bb:1"}).code, 0);
+  // Flip a byte in the biggest blob (the layer).
+  CmdResult big = Tool({"/bin/sh", "-c", "ls -S " + layout + "/blobs/sha256 | head -1"});
+  std::string victim = layout + "/blobs/sha256/" + big.out.substr(0, big.out.find('\n'));
+  ASSERT_EQ(Tool({"/bin/sh", "-c", "printf X | dd of=" + victim +
+                  " bs=1 seek=100 conv=notrunc status=none"}).code, 0);
+  CmdResult r = Skiff({"pull", "oci:" + layout + ":v1"});
+  EXPECT_EQ(r.code, 125);
+  EXPECT_NE(r.err.find("digest mismatch"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(Skiff({"images", "-q"}).out, "");
+  CmdResult tmp = Tool({"/bin/sh", "-c", "ls -A " + root_ + "/oci/blobs/sha256 | grep -c tmp"});
+  EXPECT_EQ(tmp.out, "0\n");
+  CmdResult missing = Skiff({"pull", "oci:" + layout + ":nope"});
+  EXPECT_NE(missing.err.find("no image named \"nope\""), std::string::npos) << missing.err;
+}
+
+}  // namespace
+}  // namespace skiff::itest

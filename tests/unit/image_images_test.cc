@@ -141,3 +141,27 @@ TEST_F(ImagesTest, BadChangesAndReferencesAreRefused) {
 
 }  // namespace
 }  // namespace skiff::image
+
+#include "image/transports.h"
+
+namespace skiff::image {
+namespace {
+
+TEST(Transports, ParsesSkopeoNames) {
+  TransportRef a = ParseTransport("oci:/x/y:v1");
+  EXPECT_EQ(a.transport, "oci");
+  EXPECT_EQ(a.path, "/x/y");
+  EXPECT_EQ(a.ref, "v1");
+  TransportRef b = ParseTransport("docker-archive:/t.tar");
+  EXPECT_EQ(b.transport, "docker-archive");
+  EXPECT_EQ(b.ref, "");
+  TransportRef c = ParseTransport("oci-archive:/t.tar:docker.io/library/x:1");
+  EXPECT_EQ(c.transport, "oci-archive");
+  EXPECT_EQ(c.ref, "docker.io/library/x:1");
+  TransportRef d = ParseTransport("127.0.0.1:5000/x:1");
+  EXPECT_EQ(d.transport, "");
+  EXPECT_EQ(d.ref, "127.0.0.1:5000/x:1");
+}
+
+}  // namespace
+}  // namespace skiff::image
