@@ -200,6 +200,43 @@ void AddPullCommand(CLI::App* cmd, Globals& g, Action& action) {
   });
 }
 
+void AddSaveLoadCommands(CLI::App& app, Globals& g, Action& action) {
+  struct Args {
+    std::vector<std::string> images;
+    std::string file;
+    bool quiet = false;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* save = app.add_subcommand("save", "write images to a tar (OCI layout + docker-archive)");
+  save->add_option("image", a->images, "image names or IDs")->required();
+  save->add_option("-o,--output", a->file, "the archive to write")->required();
+  save->callback([&g, &action, a] {
+    action = [&g, a]() -> Result<int> {
+      auto store = OpenStore(g);
+      if (!store.ok()) return Fail("save", store.error());
+      Status st = image::SaveArchive(*store, a->images, a->file);
+      if (!st) return Fail("save " + a->file, st.error());
+      return 0;
+    };
+  });
+  CLI::App* load = app.add_subcommand("load", "read images from a tar written by save");
+  load->add_option("-i,--input", a->file, "the archive to read")->required();
+  load->add_flag("-q,--quiet", a->quiet, "print nothing");
+  load->callback([&g, &action, a] {
+    action = [&g, a]() -> Result<int> {
+      auto store = OpenStore(g);
+      if (!store.ok()) return Fail("load", store.error());
+      auto names = image::LoadArchive(*store, a->file);
+      if (!names.ok()) return Fail("load " + a->file, names.error());
+      for (const auto& n : *names) {
+        auto r = image::ParseReference(n);
+        if (!a->quiet) std::printf("Loaded image: %s\n", r.ok() ? r->Familiar().c_str() : n.c_str());
+      }
+      return 0;
+    };
+  });
+}
+
 }  // namespace
 
 void AddImageCommands(CLI::App& app, Globals& g, Action& action) {
@@ -208,6 +245,7 @@ void AddImageCommands(CLI::App& app, Globals& g, Action& action) {
   AddRmiCommand(app.add_subcommand("rmi", "remove images"), g, action);
   AddImportCommand(app.add_subcommand("import", "make an image from a directory"), g, action);
   AddPullCommand(app.add_subcommand("pull", "fetch an image into the store"), g, action);
+  AddSaveLoadCommands(app, g, action);
   CLI::App* image = app.add_subcommand("image", "manage images");
   image->require_subcommand(1);
   AddImagesCommand(image->add_subcommand("ls", "list images")->alias("list"), g, action);

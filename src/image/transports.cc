@@ -241,9 +241,8 @@ Result<ArchiveScan> ScanArchive(Store& store, const std::string& file) {
   return scan;
 }
 
-Result<std::string> FromOciArchive(Store& store, const TransportRef& src,
-                                   const std::string& name) {
-  ArchiveScan scan = TRY(ScanArchive(store, src.path));
+Result<std::string> FromScannedOci(Store& store, const ArchiveScan& scan,
+                                   const TransportRef& src, const std::string& name) {
   auto index = scan.docs.find("index.json");
   if (index == scan.docs.end())
     return MakeError(0, "%s: no index.json: not an OCI archive", src.path.c_str());
@@ -265,15 +264,19 @@ Result<std::string> FromOciArchive(Store& store, const TransportRef& src,
 }
 
 // docker save's manifest.json: [{"Config": "x.json", "RepoTags": [...], "Layers": [...]}].
-Result<std::string> FromDockerArchive(Store& store, const TransportRef& src,
-                                      const std::string& name) {
-  ArchiveScan scan = TRY(ScanArchive(store, src.path));
+Result<json> DockerManifestList(const ArchiveScan& scan, const std::string& path) {
   auto mj = scan.docs.find("manifest.json");
   if (mj == scan.docs.end())
-    return MakeError(0, "%s: no manifest.json: not a docker archive", src.path.c_str());
-  json doc = TRY(ParseDoc(mj->second, src.path + ": manifest.json"));
+    return MakeError(0, "%s: no manifest.json: not a docker archive", path.c_str());
+  json doc = TRY(ParseDoc(mj->second, path + ": manifest.json"));
   if (!doc.is_array() || doc.empty())
-    return MakeError(0, "%s: manifest.json: expected a list of images", src.path.c_str());
+    return MakeError(0, "%s: manifest.json: expected a list of images", path.c_str());
+  return doc;
+}
+
+Result<std::string> FromScannedDocker(Store& store, const ArchiveScan& scan,
+                                      const TransportRef& src, const std::string& name) {
+  json doc = TRY(DockerManifestList(scan, src.path));
   const json* pick = nullptr;
   std::string inner;
   for (const auto& m : doc) {
@@ -292,7 +295,7 @@ Result<std::string> FromDockerArchive(Store& store, const TransportRef& src,
   auto member = [&](const json& v) -> Result<Descriptor> {
     if (!v.is_string()) return MakeError(0, "%s: manifest.json: bad file name", src.path.c_str());
     std::string n = Normal(v.get<std::string>());
-    for (int hops = 0; hops < 8 && scan.links.count(n); hops++) n = scan.links[n];
+    for (int hops = 0; hops < 8 && scan.links.count(n); hops++) n = scan.links.at(n);
     auto it = scan.blobs.find(n);
     if (it == scan.blobs.end())
       return MakeError(0, "%s: %s is missing from the archive", src.path.c_str(), n.c_str());
@@ -330,6 +333,36 @@ Result<std::string> FromDockerArchive(Store& store, const TransportRef& src,
 
 }  // namespace
 
+Result<std::vector<std::string>> LoadArchive(Store& store, const std::string& path) {
+  StoreLock lock = TRY(StoreLock::Shared(store));
+  ArchiveScan scan = TRY(ScanArchive(store, path));
+  std::vector<std::string> names;
+  TransportRef src{"docker-archive", path, ""};
+  if (auto index = scan.docs.find("index.json"); index != scan.docs.end()) {
+    oci::ManifestDoc doc = TRY(oci::ParseManifestDoc(index->second, oci::kMediaOciIndex)
+                                   .Wrap(path + ": index.json"));
+    for (const auto& m : doc.index.manifests) {
+      auto it = m.annotations.find(kRefAnnotation);
+      if (it == m.annotations.end()) continue;
+      src.transport = "oci-archive";
+      src.ref = it->second;
+      names.push_back(TRY(FromScannedOci(store, scan, src, "").Wrap(path)));
+    }
+    if (!names.empty()) return names;
+  }
+  json doc = TRY(DockerManifestList(scan, path));
+  for (const auto& m : doc) {
+    if (!m.contains("RepoTags") || !m["RepoTags"].is_array()) continue;
+    for (const auto& t : m["RepoTags"]) {
+      if (!t.is_string()) continue;
+      src.ref = t.get<std::string>();
+      names.push_back(TRY(FromScannedDocker(store, scan, src, "")));
+    }
+  }
+  if (names.empty()) return MakeError(0, "%s: no named image in the archive", path.c_str());
+  return names;
+}
+
 TransportRef ParseTransport(const std::string& text) {
   for (const char* t : {"oci-archive", "docker-archive", "oci"}) {
     std::string prefix = std::string(t) + ":";
@@ -346,8 +379,10 @@ Result<std::string> PullFromTransport(Store& store, const TransportRef& src,
                                       const std::string& name) {
   StoreLock lock = TRY(StoreLock::Shared(store));
   if (src.transport == "oci") return FromLayout(store, src, name);
-  if (src.transport == "oci-archive") return FromOciArchive(store, src, name);
-  if (src.transport == "docker-archive") return FromDockerArchive(store, src, name);
+  if (src.transport == "oci-archive")
+    return FromScannedOci(store, TRY(ScanArchive(store, src.path)), src, name);
+  if (src.transport == "docker-archive")
+    return FromScannedDocker(store, TRY(ScanArchive(store, src.path)), src, name);
   return MakeError(0, "unknown transport \"%s\"", src.transport.c_str());
 }
 

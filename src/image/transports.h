@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "base/error.h"
 #include "image/store.h"
@@ -26,5 +27,20 @@ TransportRef ParseTransport(const std::string& text);
 // gives none. Returns the stored name.
 Result<std::string> PullFromTransport(Store& store, const TransportRef& src,
                                       const std::string& name);
+
+}  // namespace skiff::image
+
+namespace skiff::image {
+
+// `skiff save`: a tar that is at once an OCI layout (oci-layout, index.json, blobs/) and a
+// docker-archive (manifest.json naming the same blobs), as Docker 25 writes it, so that
+// docker/podman load, skopeo's oci-archive: and docker-archive: all read it. Written to a
+// temp file and renamed: an interrupted save leaves no partial archive under the name.
+Status SaveArchive(const Store& store, const std::vector<std::string>& names,
+                   const std::string& out_path);
+
+// `skiff load`: every named image of an archive (OCI layout or docker-archive, as
+// `skiff save`, `docker save` or skopeo wrote it). Returns the stored names.
+Result<std::vector<std::string>> LoadArchive(Store& store, const std::string& path);
 
 }  // namespace skiff::image

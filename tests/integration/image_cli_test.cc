@@ -179,3 +179,40 @@ TEST_F(ImageCliTest, TamperedLayoutBlobIsRefusedAndLeavesNoRef) {
 
 }  // namespace
 }  // namespace skiff::itest
+
+namespace skiff::itest {
+namespace {
+
+// save writes one tar that skopeo reads both as docker-archive: and as oci-archive:, and
+// that load (into another store) turns back into the same images.
+TEST_F(ImageCliTest, SaveAndLoadRoundTrip) {
+  ASSERT_EQ(Skiff({"import", tree_, "bb:1"}).code, 0);
+  ASSERT_EQ(Skiff({"tag", "bb:1", "localhost:5000/other:2"}).code, 0);
+  std::string tar = work_ + "/saved.tar";
+  CmdResult save = Skiff({"save", "-o", tar, "bb:1", "localhost:5000/other:2"});
+  ASSERT_EQ(save.code, 0) << save.err;
+  EXPECT_EQ(Tool({"/usr/bin/skopeo", "inspect", "docker-archive:" + tar + ":bb:1"}).code, 0);
+  CmdResult oci = Tool({"/usr/bin/skopeo", "inspect",
+                        "oci-archive:" + tar + ":localhost:5000/other:2"});
+  EXPECT_EQ(oci.code, 0) << oci.err;
+
+  std::string id = nlohmann::json::parse(Skiff({"images", "--format", "json"}).out)[0]["ID"];
+  root_ = work_ + "/root2";
+  CmdResult load = Skiff({"load", "-i", tar});
+  ASSERT_EQ(load.code, 0) << load.err;
+  EXPECT_EQ(load.out, "Loaded image: bb:1\nLoaded image: localhost:5000/other:2\n");
+  auto list = nlohmann::json::parse(Skiff({"images", "--format", "json"}).out);
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0]["ID"], id);
+
+  CmdResult bad = Skiff({"load", "-i", work_ + "/tree/etc/motd"});
+  EXPECT_EQ(bad.code, 125);
+  EXPECT_EQ(bad.err.rfind("skiff: load ", 0), 0u) << bad.err;
+  // A failed save leaves no file behind.
+  CmdResult nosave = Skiff({"save", "-o", work_ + "/none.tar", "missing:1"});
+  EXPECT_EQ(nosave.code, 125);
+  EXPECT_FALSE(Exists(work_ + "/none.tar"));
+}
+
+}  // namespace
+}  // namespace skiff::itest
