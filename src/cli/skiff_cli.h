@@ -19,6 +19,7 @@ struct Globals {
 using Action = std::function<Result<int>()>;
 
 void AddImageCommands(CLI::App& app, Globals& g, Action& action);
+void AddSystemCommands(CLI::App& app, Globals& g, Action& action);
 
 // "skiff: <what>: <why>" on stderr; returns 125.
 int Fail(const std::string& what, const Error& e);

@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   app.add_flag("-D,--debug", g.debug, "debug output");
   Action action;
   AddImageCommands(app, g, action);
+  AddSystemCommands(app, g, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
