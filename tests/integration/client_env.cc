@@ -62,7 +62,26 @@ std::string Unescape(const std::string& s) {
 }  // namespace
 
 std::vector<ClientRuntime> ClientRuntimes() {
-  return {{"skiff", SKIFF_RUNTIME_BIN}, {"runc", "/usr/sbin/runc"}};
+  return {{"skiff", SKIFF_RUNTIME_BIN, false},
+          {"runc", "/usr/sbin/runc", false},
+          {"crun", "/usr/bin/crun", true}};
+}
+
+std::string ClientRuntimeBinary(const ClientRuntime& r, const std::string& dir) {
+  if (!r.hide_cgroup2) return r.path;
+  std::string sub = dir + "/" + r.name;
+  if (::mkdir(sub.c_str(), 0755) < 0 && errno != EEXIST) return "";
+  // Named like the runtime: podman picks runtime-specific behaviour (JSON errors) by name.
+  std::string script = sub + r.path.substr(r.path.rfind('/'));
+  // unshare -m makes every mount private to the new namespace (its default propagation), so
+  // the lazy umount does not reach the host. unshare and sh exec, no fork: one pid throughout.
+  std::string text =
+      "#!/bin/sh\n"
+      "exec /usr/bin/unshare -m /bin/sh -c '"
+      "umount -l /sys/fs/cgroup/unified 2>/dev/null; exec " +
+      r.path + " \"$@\"' " + r.name + " \"$@\"\n";
+  if (!WriteText(script, text) || ::chmod(script.c_str(), 0755) < 0) return "";
+  return script;
 }
 
 std::string ClientRuntimeName(const ::testing::TestParamInfo<ClientRuntime>& info) {

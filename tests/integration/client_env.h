@@ -1,5 +1,5 @@
-// What the containerd and podman tests share: the runtimes they compare (skiff-runtime and
-// runc as the reference, so that a scenario failing only with skiff is skiff's fault), a
+// What the containerd and podman tests share: the runtimes they compare (skiff-runtime, and
+// runc and crun as references, so that a scenario failing only with skiff is skiff's fault), a
 // busybox rootfs, a pty runner, and the teardown pieces that leave no process, mount, cgroup
 // or host dir behind whatever the client did.
 #pragma once
@@ -16,16 +16,26 @@
 namespace skiff::itest {
 
 struct ClientRuntime {
-  std::string name;  // "skiff" or "runc": the test name's suffix
-  std::string path;
+  std::string name;  // "skiff", "runc" or "crun": the test name's suffix
+  std::string path;  // the binary
+  // crun 1.8 refuses this host's hybrid cgroup layout ("cgroups in hybrid mode not
+  // supported"): it is run through a wrapper that hides the cgroup2 mount from it.
+  bool hide_cgroup2 = false;
 };
 
 // gtest prints a parameter in a failed test's name: the runtime's name, not its bytes.
 inline void PrintTo(const ClientRuntime& r, std::ostream* os) { *os << r.name; }
 
-// skiff-runtime and /usr/sbin/runc, in that order.
+// skiff-runtime, /usr/sbin/runc and /usr/bin/crun, in that order.
 std::vector<ClientRuntime> ClientRuntimes();
 std::string ClientRuntimeName(const ::testing::TestParamInfo<ClientRuntime>& info);
+
+// What a client is given as its runtime binary: r.path, or for hide_cgroup2 a script written
+// to dir/<r.name>/<basename> that runs r.path in a private mount namespace without
+// /sys/fs/cgroup/unified. The script execs all the way down, so the client's pid, fds
+// (console socket, --preserve-fds) and exit status reach the runtime unchanged. "" when the
+// script can't be written.
+std::string ClientRuntimeBinary(const ClientRuntime& r, const std::string& dir);
 
 // Fills dir (made if missing) with /bin/busybox, its applets, /bin/skiff-probe and the empty
 // dirs a runtime mounts over. Fails the test (check HasFatalFailure) when it can't.

@@ -1,6 +1,6 @@
 // podman (and conmon) as a client of the runtime: `podman --runtime PATH` with skiff-runtime
-// and, in the same run, with runc. A scenario that passes with runc and fails with skiff is
-// skiff's fault.
+// and, in the same run, with runc and crun. A scenario that passes with them and fails with
+// skiff is skiff's fault.
 //
 // Each test gets its own podman world in a temp dir: --root, --runroot, --tmpdir, a
 // containers.conf (CONTAINERS_CONF) with this machine's ulimits, no network and file events,
@@ -52,13 +52,15 @@ class PodmanTest : public ::testing::TestWithParam<ClientRuntime> {
     // --root says. The runtime keeps its state in its default root: podman's
     // `--runtime-flag root=DIR` is not passed on to the `podman container cleanup` that conmon
     // runs at exit, whose `delete` would then look in the default root and miss.
-    host_dirs_.emplace(
-        std::vector<std::string>{"/var/lib/containers", "/run/runc", "/run/skiff-runtime"});
+    host_dirs_.emplace(std::vector<std::string>{"/var/lib/containers", "/run/runc", "/run/crun",
+                                                "/run/skiff-runtime"});
     char tmpl[] = "/tmp/skiff-podman-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr) << strerror(errno);
     work_ = tmpl;
     ASSERT_EQ(::chmod(work_.c_str(), 0755), 0);
     cgroup_ = "skiff-itest-" + std::to_string(::getpid());
+    runtime_ = ClientRuntimeBinary(GetParam(), work_);
+    ASSERT_NE(runtime_, "") << "can't write the wrapper for " << GetParam().name;
     std::string conf = work_ + "/containers.conf";
     // The hard nofile limit here is 20000 and root lacks CAP_SYS_RESOURCE: podman's default
     // of 1048576 would fail in every runtime.
@@ -116,7 +118,7 @@ class PodmanTest : public ::testing::TestWithParam<ClientRuntime> {
     std::vector<std::string> argv = {
         kPodman,    "--root",           work_ + "/root",    "--runroot", work_ + "/runroot",
         "--tmpdir", work_ + "/tmp",     "--cgroup-manager", "cgroupfs",  "--events-backend",
-        "file",     "--storage-driver", "overlay",          "--runtime", GetParam().path};
+        "file",     "--storage-driver", "overlay",          "--runtime", runtime_};
     argv.insert(argv.end(), args.begin(), args.end());
     return argv;
   }
@@ -160,6 +162,7 @@ class PodmanTest : public ::testing::TestWithParam<ClientRuntime> {
   pid_t PidOf(const std::string& name) { return atoi(Inspect(name, "{{.State.Pid}}").c_str()); }
 
   std::string work_, cgroup_;
+  std::string runtime_;  // what --runtime names: the runtime, or crun's wrapper
   std::vector<std::string> ids_;
   std::optional<HostDirGuard> host_dirs_;
 };
@@ -276,8 +279,8 @@ TEST_P(PodmanTest, RuntimeErrorReachesPodman) {
 // without a cgroup namespace, show the host's root cgroup (and every other
 // container's) instead; skiff binds the container's dirs too now.
 TEST_P(PodmanTest, OwnCgroupAtSysFsCgroup) {
-  CmdResult r = Podman(RunArgs({"--rm", "--memory", "64m"},
-                               {"cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}));
+  CmdResult r = Podman(
+      RunArgs({"--rm", "--memory", "64m"}, {"cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}));
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "67108864\n");
 }
