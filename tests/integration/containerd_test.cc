@@ -368,5 +368,30 @@ TEST_P(ContainerdTest, TtyRun) {
 INSTANTIATE_TEST_SUITE_P(Runtimes, ContainerdTest, ::testing::ValuesIn(ClientRuntimes()),
                          ClientRuntimeName);
 
+// CVE-2019-5736 through containerd, with a copy of skiff-runtime as the runtime binary (see
+// ExeAttack): `ctr task exec` makes the shim call the runtime's exec, whose process turns into
+// the runtime's binary inside the container, where the container's init gets hold of it.
+class ContainerdExeTest : public ContainerdTest {};
+
+TEST_P(ContainerdExeTest, ContainerCannotWriteTheRuntimeBinary) {
+  const std::string sha = Sha256Of(runtime_);
+  ASSERT_NE(sha, "");
+  ExeAttack attack;
+  attack.Prepare(work_ + "/attack");
+  if (HasFatalFailure()) return;
+  std::string id = NewId("exe");
+  std::string mount =
+      "type=bind,src=" + work_ + "/attack,dst=" + ExeAttack::kMountPoint + ",options=rbind:rw";
+  CmdResult r = Run(id, {"-d", "--mount", mount}, attack.InitCmd());
+  ASSERT_EQ(r.code, 0) << r.err;
+  CmdResult e = Exec(id, "evil", attack.ExecCmd());
+  auto report = attack.Report();
+  attack.ExpectFailed(report, runtime_, sha);
+  if (HasFailure()) std::cerr << "exec: " << e.code << " " << e.out << e.err << "\n";
+}
+
+INSTANTIATE_TEST_SUITE_P(Copy, ContainerdExeTest, ::testing::Values(SkiffRuntimeCopy()),
+                         ClientRuntimeName);
+
 }  // namespace
 }  // namespace skiff::itest

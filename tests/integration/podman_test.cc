@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -139,8 +140,11 @@ class PodmanTest : public ::testing::TestWithParam<ClientRuntime> {
 
   // A detached container running cmd, by name; its full id is kept for the cgroup check.
   std::string Detached(const std::string& name,
-                       const std::vector<std::string>& cmd = {"sleep", "1000"}) {
-    CmdResult r = Podman(RunArgs({"-d", "--name", name}, cmd));
+                       const std::vector<std::string>& cmd = {"sleep", "1000"},
+                       const std::vector<std::string>& flags = {}) {
+    std::vector<std::string> all = {"-d", "--name", name};
+    all.insert(all.end(), flags.begin(), flags.end());
+    CmdResult r = Podman(RunArgs(all, cmd));
     EXPECT_EQ(r.code, 0) << r.err;
     if (r.code == 0) ids_.push_back(Trim(r.out));
     return r.code == 0 ? name : "";
@@ -286,6 +290,30 @@ TEST_P(PodmanTest, OwnCgroupAtSysFsCgroup) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Runtimes, PodmanTest, ::testing::ValuesIn(ClientRuntimes()),
+                         ClientRuntimeName);
+
+// CVE-2019-5736 through podman, with a copy of skiff-runtime as the runtime binary (see
+// ExeAttack): `podman exec` makes conmon call the runtime's exec, whose process turns into the
+// runtime's binary inside the container, where the container's init gets hold of it.
+class PodmanExeTest : public PodmanTest {};
+
+TEST_P(PodmanExeTest, ContainerCannotWriteTheRuntimeBinary) {
+  const std::string sha = Sha256Of(runtime_);
+  ASSERT_NE(sha, "");
+  ExeAttack attack;
+  attack.Prepare(work_ + "/attack");
+  if (HasFatalFailure()) return;
+  std::string volume = work_ + "/attack:" + ExeAttack::kMountPoint;
+  ASSERT_NE(Detached("exe", attack.InitCmd(), {"-v", volume}), "");
+  std::vector<std::string> exec = {"exec", "exe"};
+  for (const auto& a : attack.ExecCmd()) exec.push_back(a);
+  CmdResult e = Podman(exec);
+  auto report = attack.Report();
+  attack.ExpectFailed(report, runtime_, sha);
+  if (HasFailure()) std::cerr << "exec: " << e.code << " " << e.out << e.err << "\n";
+}
+
+INSTANTIATE_TEST_SUITE_P(Copy, PodmanExeTest, ::testing::Values(SkiffRuntimeCopy()),
                          ClientRuntimeName);
 
 }  // namespace
