@@ -130,7 +130,7 @@ std::string FeaturesJson() {
         "rnodiratime", "rnoexec", "rnorelatime", "rnostrictatime", "rnosuid", "rnosymfollow",
         "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared", "rslave", "rstrictatime",
         "rsuid", "rsymfollow", "runbindable", "rw", "shared", "silent", "slave", "strictatime",
-        "suid", "sync", "unbindable"}},
+        "suid", "sync", "tmpcopyup", "unbindable"}},
       {"linux",
        {{"namespaces", {"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"}},
         {"cgroup", {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false},

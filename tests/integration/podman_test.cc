@@ -289,6 +289,14 @@ TEST_P(PodmanTest, OwnCgroupAtSysFsCgroup) {
   EXPECT_EQ(r.out, "67108864\n");
 }
 
+// podman's --tmpfs asks for "tmpcopyup" by default: the tmpfs starts with a copy of what the
+// image has at that path (runc and crun both implement it).
+TEST_P(PodmanTest, TmpfsCopiesUpTheImageDir) {
+  CmdResult r = Podman(RunArgs({"--rm", "--tmpfs", "/etc"}, {"cat", "/etc/passwd"}));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "root:x:0:0:root:/:/bin/sh\n");
+}
+
 INSTANTIATE_TEST_SUITE_P(Runtimes, PodmanTest, ::testing::ValuesIn(ClientRuntimes()),
                          ClientRuntimeName);
 

@@ -24,6 +24,14 @@ TEST(Features, EveryListedMountOptionIsKnownToTheParser) {
     EXPECT_EQ(ParseMountOptions({o}).data, "") << o << " would reach the filesystem as data";
 }
 
+TEST(Features, TmpcopyupIsParsedAndListed) {
+  MountOptions m = ParseMountOptions({"rw", "tmpcopyup", "size=1m"});
+  EXPECT_TRUE(m.tmpcopyup);
+  EXPECT_EQ(m.data, "size=1m");
+  auto listed = ListedMountOptions();
+  EXPECT_NE(std::find(listed.begin(), listed.end(), "tmpcopyup"), listed.end());
+}
+
 TEST(Features, EveryRecursiveOptionTheParserKnowsIsListed) {
   auto listed = ListedMountOptions();
   for (const char* o : {"rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec",
