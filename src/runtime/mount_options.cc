@@ -117,8 +117,10 @@ MountOptions ParseMountOptions(const std::vector<std::string>& options) {
     } else if (o == "idmap" || o == "ridmap") {
       out.idmap = true;
       out.idmap_recursive = o == "ridmap";
-    } else if (o.rfind("X-", 0) == 0 || o.rfind("x-", 0) == 0 || o == "tmpcopyup") {
-      // userspace-only options (mount(8) X-*, crun's tmpcopyup): nothing for the kernel
+    } else if (o == "tmpcopyup") {
+      out.tmpcopyup = true;
+    } else if (o.rfind("X-", 0) == 0 || o.rfind("x-", 0) == 0) {
+      // userspace-only options (mount(8) X-*): nothing for the kernel
     } else {
       if (!out.data.empty()) out.data += ',';
       out.data += o;

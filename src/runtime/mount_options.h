@@ -26,6 +26,9 @@ struct MountOptions {
   // MOUNT_ATTR__ATIME, which mount_setattr takes only with the whole field cleared.
   bool rec_atime_set = false;
   uint64_t rec_atime = 0;
+  // "tmpcopyup" (runc's and crun's extension; podman's default for --tmpfs): a tmpfs starts
+  // with a copy of the directory it covers.
+  bool tmpcopyup = false;
 };
 
 // Unknown options are filesystem data, as in mount(8); "X-" options are dropped.

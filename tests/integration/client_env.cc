@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,10 +60,123 @@ std::string Unescape(const std::string& s) {
   return out;
 }
 
+// ExeAttack's init. Its report goes to result.tmp, renamed to result once complete.
+constexpr const char* kAttackScript = R"sh(#!/bin/sh
+bb=/bin/busybox
+out=/attack/result.tmp
+: >$out
+pid=
+i=0
+while [ -z "$pid" ] && [ $i -lt 1500 ]; do
+  for p in /proc/[0-9]*; do
+    case "$($bb tr '\0' ' ' <$p/cmdline 2>/dev/null)" in
+      *update*/attack/trap*) pid=${p#/proc/} ;;
+    esac
+  done
+  i=$((i + 1))
+  [ -n "$pid" ] || sleep 0.01
+done
+echo "pid ${pid:-none}" >>$out
+[ -n "$pid" ] || { $bb mv $out /attack/result; exit 1; }
+exec 3</proc/$pid/exe
+echo "exe-sha $($bb sha256sum <&3 | $bb cut -d' ' -f1)" >>$out
+echo "exe-ino $($bb stat -L -c %i /proc/self/fd/3)" >>$out
+{ echo pwned >/proc/$pid/exe; } 2>/attack/alive.err
+echo "alive-write $?" >>$out
+echo "alive-err $($bb tr '\n' ' ' </attack/alive.err)" >>$out
+echo '{}' >/attack/trap
+while [ -e /proc/$pid/exe ]; do sleep 0.01; done
+{ echo pwned >/proc/self/fd/3; } 2>/attack/dead.err
+echo "dead-write $?" >>$out
+echo "dead-err $($bb tr '\n' ' ' </attack/dead.err)" >>$out
+$bb mv $out /attack/result
+)sh";
+
 }  // namespace
 
 std::vector<ClientRuntime> ClientRuntimes() {
-  return {{"skiff", SKIFF_RUNTIME_BIN}, {"runc", "/usr/sbin/runc"}};
+  return {{"skiff", SKIFF_RUNTIME_BIN, false},
+          {"runc", "/usr/sbin/runc", false},
+          {"crun", "/usr/bin/crun", true}};
+}
+
+ClientRuntime SkiffRuntimeCopy() { return {"skiff", SKIFF_RUNTIME_BIN, false, true}; }
+
+std::string ClientRuntimeBinary(const ClientRuntime& r, const std::string& dir) {
+  if (!r.hide_cgroup2 && !r.copy) return r.path;
+  std::string sub = dir + "/" + r.name;
+  if (::mkdir(sub.c_str(), 0755) < 0 && errno != EEXIST) return "";
+  // Named like the runtime: podman picks runtime-specific behaviour (JSON errors) by name.
+  std::string script = sub + r.path.substr(r.path.rfind('/'));
+  if (r.copy) return CopyFile(r.path, script, 0755) ? script : "";
+  // unshare -m makes every mount private to the new namespace (its default propagation), so
+  // the lazy umount does not reach the host. unshare and sh exec, no fork: one pid throughout.
+  std::string text =
+      "#!/bin/sh\n"
+      "exec /usr/bin/unshare -m /bin/sh -c '"
+      "umount -l /sys/fs/cgroup/unified 2>/dev/null; exec " +
+      r.path + " \"$@\"' " + r.name + " \"$@\"\n";
+  if (!WriteText(script, text) || ::chmod(script.c_str(), 0755) < 0) return "";
+  return script;
+}
+
+void ExeAttack::Prepare(const std::string& dir) {
+  dir_ = dir;
+  ASSERT_TRUE(::mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) << dir;
+  ASSERT_TRUE(WriteText(dir + "/evil", "#!/proc/self/exe update\n"));
+  ASSERT_EQ(::chmod((dir + "/evil").c_str(), 0755), 0);
+  ASSERT_EQ(::mkfifo((dir + "/trap").c_str(), 0666), 0) << strerror(errno);
+  ASSERT_TRUE(WriteText(dir + "/attack", kAttackScript));
+  ASSERT_EQ(::chmod((dir + "/attack").c_str(), 0755), 0);
+}
+
+std::map<std::string, std::string> ExeAttack::Report(int timeout_ms) const {
+  std::map<std::string, std::string> out;
+  std::string path = dir_ + "/result";
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!Exists(path) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::istringstream in(ReadText(path));
+  for (std::string line; std::getline(in, line);) {
+    size_t sp = line.find(' ');
+    if (sp != std::string::npos) out[line.substr(0, sp)] = line.substr(sp + 1);
+  }
+  return out;
+}
+
+void ExeAttack::ExpectFailed(const std::map<std::string, std::string>& report,
+                             const std::string& binary, const std::string& sha_before) const {
+  auto get = [&](const char* key) {
+    auto it = report.find(key);
+    return it == report.end() ? std::string("<missing>") : it->second;
+  };
+  ASSERT_FALSE(report.empty()) << "no report from the attacker in " << dir_;
+  ASSERT_NE(get("pid"), "none") << "no process of the runtime's binary showed up in the container";
+  // It held the runtime's binary itself: the same bytes, and the same inode (skiff-runtime
+  // runs from a read-only clone of its binary's mount, not from a copy).
+  EXPECT_EQ(get("exe-sha"), sha_before);
+  struct stat st;
+  ASSERT_EQ(::stat(binary.c_str(), &st), 0);
+  EXPECT_EQ(get("exe-ino"), std::to_string(st.st_ino));
+  struct statvfs sv;
+  ASSERT_EQ(::statvfs(binary.c_str(), &sv), 0);
+  ASSERT_FALSE(sv.f_flag & ST_RDONLY) << binary << " is on a read-only mount: this proves nothing";
+  // Neither while the process ran nor after it exited could it be opened for writing. Both
+  // opens truncate (O_TRUNC), so the kernel checks the mount (EROFS) before the running
+  // binary (ETXTBSY): EROFS while it runs too.
+  EXPECT_NE(get("alive-write"), "0") << "the runtime's binary was opened for writing";
+  EXPECT_NE(get("alive-err").find("Read-only file system"), std::string::npos) << get("alive-err");
+  EXPECT_NE(get("dead-write"), "0") << "the runtime's binary was opened for writing";
+  EXPECT_NE(get("dead-err").find("Read-only file system"), std::string::npos) << get("dead-err");
+  EXPECT_EQ(Sha256Of(binary), sha_before) << "the runtime's binary changed";
+}
+
+std::string Sha256Of(const std::string& path) {
+  char tmpl[] = "/tmp/skiff-sha-XXXXXX";
+  if (!::mkdtemp(tmpl)) return "";
+  CmdResult r = RunCommand({"/usr/bin/sha256sum", path}, tmpl);
+  RemoveTree(tmpl);
+  return r.code == 0 ? r.out.substr(0, r.out.find(' ')) : "";
 }
 
 std::string ClientRuntimeName(const ::testing::TestParamInfo<ClientRuntime>& info) {

@@ -1,6 +1,6 @@
 // containerd as a client of the runtime: Debian's containerd and its io.containerd.runc.v2
 // shim, driven with ctr, with `--runc-binary` set to skiff-runtime and, in the same run, to
-// runc. A scenario that passes with runc and fails with skiff is skiff's fault.
+// runc and crun. A scenario that passes with them and fails with skiff is skiff's fault.
 //
 // Each test starts its own containerd (config, root, state and socket in a temp dir, no CRI
 // plugin) and uses `ctr run --rootfs`, so no image or snapshotter is involved. TearDown kills
@@ -63,6 +63,8 @@ class ContainerdTest : public ::testing::TestWithParam<ClientRuntime> {
     rootfs_ = work_ + "/rootfs";
     MakeBusyboxRootfs(rootfs_);
     if (HasFatalFailure()) return;
+    runtime_ = ClientRuntimeBinary(GetParam(), work_);
+    ASSERT_NE(runtime_, "") << "can't write the wrapper for " << GetParam().name;
     StartContainerd();
   }
 
@@ -160,7 +162,7 @@ class ContainerdTest : public ::testing::TestWithParam<ClientRuntime> {
   // `ctr run FLAGS... ROOTFS ID CMD...` with the runtime under test.
   std::vector<std::string> RunArgv(const std::string& id, const std::vector<std::string>& flags,
                                    const std::vector<std::string>& cmd) {
-    std::vector<std::string> argv = {"run",           "--runc-binary", GetParam().path,
+    std::vector<std::string> argv = {"run",           "--runc-binary", runtime_,
                                      "--runc-root",   work_ + "/runc", "--fifo-dir",
                                      work_ + "/fifo", "--env",         "PATH=/bin"};
     argv.insert(argv.end(), flags.begin(), flags.end());
@@ -216,6 +218,7 @@ class ContainerdTest : public ::testing::TestWithParam<ClientRuntime> {
   }
 
   std::string work_, ns_, sock_, rootfs_;
+  std::string runtime_;  // what --runc-binary names: the runtime, or crun's wrapper
   pid_t containerd_ = 0;
   std::vector<std::string> ids_;
   std::optional<HostDirGuard> host_dirs_;
@@ -363,6 +366,31 @@ TEST_P(ContainerdTest, TtyRun) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Runtimes, ContainerdTest, ::testing::ValuesIn(ClientRuntimes()),
+                         ClientRuntimeName);
+
+// CVE-2019-5736 through containerd, with a copy of skiff-runtime as the runtime binary (see
+// ExeAttack): `ctr task exec` makes the shim call the runtime's exec, whose process turns into
+// the runtime's binary inside the container, where the container's init gets hold of it.
+class ContainerdExeTest : public ContainerdTest {};
+
+TEST_P(ContainerdExeTest, ContainerCannotWriteTheRuntimeBinary) {
+  const std::string sha = Sha256Of(runtime_);
+  ASSERT_NE(sha, "");
+  ExeAttack attack;
+  attack.Prepare(work_ + "/attack");
+  if (HasFatalFailure()) return;
+  std::string id = NewId("exe");
+  std::string mount =
+      "type=bind,src=" + work_ + "/attack,dst=" + ExeAttack::kMountPoint + ",options=rbind:rw";
+  CmdResult r = Run(id, {"-d", "--mount", mount}, attack.InitCmd());
+  ASSERT_EQ(r.code, 0) << r.err;
+  CmdResult e = Exec(id, "evil", attack.ExecCmd());
+  auto report = attack.Report();
+  attack.ExpectFailed(report, runtime_, sha);
+  if (HasFailure()) std::cerr << "exec: " << e.code << " " << e.out << e.err << "\n";
+}
+
+INSTANTIATE_TEST_SUITE_P(Copy, ContainerdExeTest, ::testing::Values(SkiffRuntimeCopy()),
                          ClientRuntimeName);
 
 }  // namespace

@@ -126,6 +126,43 @@ TEST_F(MountsTest, TmpfsWithSizeAndMode) {
   EXPECT_EQ(st["mode"], "01770");
 }
 
+// tmpcopyup (runc's and crun's extension, podman's default for --tmpfs): the tmpfs starts
+// with a copy of what it covers: contents, modes (set-id bits too), owners, symlinks as links
+// (never followed), fifos; writes go to the tmpfs, not the rootfs.
+TEST_F(MountsTest, TmpfsCopyUp) {
+  std::string seed = rootfs_ + "/seed";
+  ASSERT_EQ(::mkdir(seed.c_str(), 0755), 0);
+  ASSERT_TRUE(WriteText(seed + "/data", "seed-data"));
+  ASSERT_EQ(::chown((seed + "/data").c_str(), 1000, 1001), 0);
+  ASSERT_EQ(::chmod((seed + "/data").c_str(), 04755), 0);
+  ASSERT_EQ(::mkdir((seed + "/sub").c_str(), 0710), 0);
+  ASSERT_TRUE(WriteText(seed + "/sub/deep", "deep"));
+  ASSERT_EQ(::symlink("/etc/passwd", (seed + "/out").c_str()), 0);
+  ASSERT_EQ(::mkfifo((seed + "/pipe").c_str(), 0600), 0);
+  AddMount("/seed", "tmpfs", "tmpfs", {"nosuid", "tmpcopyup"});
+  CmdResult r = RunArgs({"sh", "-c",
+                         "stat -c '%a %u:%g' /seed/data; stat -c '%a' /seed/sub; cat /seed/data "
+                         "/seed/sub/deep; echo; readlink /seed/out; stat -c %F /seed/pipe; "
+                         "echo new >/seed/new"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "4755 1000:1001\n710\nseed-datadeep\n/etc/passwd\nfifo\n") << r.err;
+  EXPECT_FALSE(Exists(seed + "/new")) << "the write went to the rootfs, not the tmpfs";
+  json m = Find(Mounts(), "/seed");
+  ASSERT_TRUE(m.is_object());
+  EXPECT_EQ(m["fstype"], "tmpfs");
+}
+
+TEST_F(MountsTest, ReadonlyTmpfsCopyUp) {
+  std::string seed = rootfs_ + "/seed";
+  ASSERT_EQ(::mkdir(seed.c_str(), 0755), 0);
+  ASSERT_TRUE(WriteText(seed + "/data", "seed-data"));
+  AddMount("/seed", "tmpfs", "tmpfs", {"ro", "tmpcopyup"});
+  CmdResult r = RunProbe({"read", "/seed/data"});
+  EXPECT_EQ(r.out, "seed-data") << r.err;
+  CmdResult w = RunProbe({"write", "/seed/new", "x"});
+  EXPECT_EQ(w.out, "EROFS 30\n");
+}
+
 TEST_F(MountsTest, ReadonlyBindOfHostDir) {
   std::string host = TempDir("share");
   std::ofstream(host + "/hello") << "from the host";

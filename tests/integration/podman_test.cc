@@ -1,6 +1,6 @@
 // podman (and conmon) as a client of the runtime: `podman --runtime PATH` with skiff-runtime
-// and, in the same run, with runc. A scenario that passes with runc and fails with skiff is
-// skiff's fault.
+// and, in the same run, with runc and crun. A scenario that passes with them and fails with
+// skiff is skiff's fault.
 //
 // Each test gets its own podman world in a temp dir: --root, --runroot, --tmpdir, a
 // containers.conf (CONTAINERS_CONF) with this machine's ulimits, no network and file events,
@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -52,13 +53,15 @@ class PodmanTest : public ::testing::TestWithParam<ClientRuntime> {
     // --root says. The runtime keeps its state in its default root: podman's
     // `--runtime-flag root=DIR` is not passed on to the `podman container cleanup` that conmon
     // runs at exit, whose `delete` would then look in the default root and miss.
-    host_dirs_.emplace(
-        std::vector<std::string>{"/var/lib/containers", "/run/runc", "/run/skiff-runtime"});
+    host_dirs_.emplace(std::vector<std::string>{"/var/lib/containers", "/run/runc", "/run/crun",
+                                                "/run/skiff-runtime"});
     char tmpl[] = "/tmp/skiff-podman-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr) << strerror(errno);
     work_ = tmpl;
     ASSERT_EQ(::chmod(work_.c_str(), 0755), 0);
     cgroup_ = "skiff-itest-" + std::to_string(::getpid());
+    runtime_ = ClientRuntimeBinary(GetParam(), work_);
+    ASSERT_NE(runtime_, "") << "can't write the wrapper for " << GetParam().name;
     std::string conf = work_ + "/containers.conf";
     // The hard nofile limit here is 20000 and root lacks CAP_SYS_RESOURCE: podman's default
     // of 1048576 would fail in every runtime.
@@ -116,7 +119,7 @@ class PodmanTest : public ::testing::TestWithParam<ClientRuntime> {
     std::vector<std::string> argv = {
         kPodman,    "--root",           work_ + "/root",    "--runroot", work_ + "/runroot",
         "--tmpdir", work_ + "/tmp",     "--cgroup-manager", "cgroupfs",  "--events-backend",
-        "file",     "--storage-driver", "overlay",          "--runtime", GetParam().path};
+        "file",     "--storage-driver", "overlay",          "--runtime", runtime_};
     argv.insert(argv.end(), args.begin(), args.end());
     return argv;
   }
@@ -137,8 +140,11 @@ class PodmanTest : public ::testing::TestWithParam<ClientRuntime> {
 
   // A detached container running cmd, by name; its full id is kept for the cgroup check.
   std::string Detached(const std::string& name,
-                       const std::vector<std::string>& cmd = {"sleep", "1000"}) {
-    CmdResult r = Podman(RunArgs({"-d", "--name", name}, cmd));
+                       const std::vector<std::string>& cmd = {"sleep", "1000"},
+                       const std::vector<std::string>& flags = {}) {
+    std::vector<std::string> all = {"-d", "--name", name};
+    all.insert(all.end(), flags.begin(), flags.end());
+    CmdResult r = Podman(RunArgs(all, cmd));
     EXPECT_EQ(r.code, 0) << r.err;
     if (r.code == 0) ids_.push_back(Trim(r.out));
     return r.code == 0 ? name : "";
@@ -160,6 +166,7 @@ class PodmanTest : public ::testing::TestWithParam<ClientRuntime> {
   pid_t PidOf(const std::string& name) { return atoi(Inspect(name, "{{.State.Pid}}").c_str()); }
 
   std::string work_, cgroup_;
+  std::string runtime_;  // what --runtime names: the runtime, or crun's wrapper
   std::vector<std::string> ids_;
   std::optional<HostDirGuard> host_dirs_;
 };
@@ -276,13 +283,45 @@ TEST_P(PodmanTest, RuntimeErrorReachesPodman) {
 // without a cgroup namespace, show the host's root cgroup (and every other
 // container's) instead; skiff binds the container's dirs too now.
 TEST_P(PodmanTest, OwnCgroupAtSysFsCgroup) {
-  CmdResult r = Podman(RunArgs({"--rm", "--memory", "64m"},
-                               {"cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}));
+  CmdResult r = Podman(
+      RunArgs({"--rm", "--memory", "64m"}, {"cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}));
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "67108864\n");
 }
 
+// podman's --tmpfs asks for "tmpcopyup" by default: the tmpfs starts with a copy of what the
+// image has at that path (runc and crun both implement it).
+TEST_P(PodmanTest, TmpfsCopiesUpTheImageDir) {
+  CmdResult r = Podman(RunArgs({"--rm", "--tmpfs", "/etc"}, {"cat", "/etc/passwd"}));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "root:x:0:0:root:/:/bin/sh\n");
+}
+
 INSTANTIATE_TEST_SUITE_P(Runtimes, PodmanTest, ::testing::ValuesIn(ClientRuntimes()),
+                         ClientRuntimeName);
+
+// CVE-2019-5736 through podman, with a copy of skiff-runtime as the runtime binary (see
+// ExeAttack): `podman exec` makes conmon call the runtime's exec, whose process turns into the
+// runtime's binary inside the container, where the container's init gets hold of it.
+class PodmanExeTest : public PodmanTest {};
+
+TEST_P(PodmanExeTest, ContainerCannotWriteTheRuntimeBinary) {
+  const std::string sha = Sha256Of(runtime_);
+  ASSERT_NE(sha, "");
+  ExeAttack attack;
+  attack.Prepare(work_ + "/attack");
+  if (HasFatalFailure()) return;
+  std::string volume = work_ + "/attack:" + ExeAttack::kMountPoint;
+  ASSERT_NE(Detached("exe", attack.InitCmd(), {"-v", volume}), "");
+  std::vector<std::string> exec = {"exec", "exe"};
+  for (const auto& a : attack.ExecCmd()) exec.push_back(a);
+  CmdResult e = Podman(exec);
+  auto report = attack.Report();
+  attack.ExpectFailed(report, runtime_, sha);
+  if (HasFailure()) std::cerr << "exec: " << e.code << " " << e.out << e.err << "\n";
+}
+
+INSTANTIATE_TEST_SUITE_P(Copy, PodmanExeTest, ::testing::Values(SkiffRuntimeCopy()),
                          ClientRuntimeName);
 
 }  // namespace

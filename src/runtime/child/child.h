@@ -41,4 +41,8 @@ Result<UniqueFd> OpenInRoot(int rootfd, const std::string& path, int flags);
 // "/proc/self/fd/N": the path mount(2) takes for an fd resolved inside the root.
 std::string FdPath(int fd);
 
+// copyup.cc: copies what the covered directory holds (an fd opened before the mount) into
+// the new tmpfs over it (tmpcopyup).
+Status CopyUp(int covered, int tmpfs, const std::string& shown);
+
 }  // namespace skiff::runtime::child

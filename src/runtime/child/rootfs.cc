@@ -109,12 +109,26 @@ Status MountBind(int rootfd, const MountStep& m) {
   return ApplyAfter(rootfd, m, true);
 }
 
+// tmpcopyup: target still names the covered directory after the mount; the copy goes into
+// the tmpfs on top, which is mounted writable for it and made read-only after, if asked.
+Status CopyUpInto(int rootfd, const MountStep& m, int target, const char* data) {
+  UniqueFd top = TRY(Reopen(rootfd, m.destination));
+  TRY(CopyUp(target, top.get(), "tmpcopyup " + m.destination));
+  if (!(m.opts.flags & MS_RDONLY)) return Ok();
+  std::string p = FdPath(top.get());
+  if (::mount(nullptr, p.c_str(), nullptr, MS_REMOUNT | m.opts.flags, data) < 0)
+    return Errno("remount %s read-only", m.destination.c_str());
+  return Ok();
+}
+
 Status MountFs(int rootfd, const MountStep& m) {
   UniqueFd target = TRY(MkdirAllInRoot(rootfd, m.destination, false));
   const char* data = m.opts.data.empty() ? nullptr : m.opts.data.c_str();
   const char* src = m.source.empty() ? m.type.c_str() : m.source.c_str();
   std::string p = FdPath(target.get());
-  if (::mount(src, p.c_str(), m.type.c_str(), m.opts.flags, data) < 0) {
+  bool copyup = m.opts.tmpcopyup && m.type == "tmpfs";
+  unsigned long flags = copyup ? m.opts.flags & ~MS_RDONLY : m.opts.flags;
+  if (::mount(src, p.c_str(), m.type.c_str(), flags, data) < 0) {
     // sysfs needs a network namespace owned by our user namespace; without one runc binds
     // the host's /sys instead, with the same flags.
     if (errno == EPERM && m.type == "sysfs") {
@@ -124,6 +138,7 @@ Status MountFs(int rootfd, const MountStep& m) {
     }
     return Errno("mount %s on %s", m.type.c_str(), m.destination.c_str());
   }
+  if (copyup) TRY(CopyUpInto(rootfd, m, target.get(), data));
   return ApplyAfter(rootfd, m, false);
 }
 
