@@ -93,9 +93,13 @@ Times EntryTimes(archive_entry* e) {
 // Writes the entries of one tar stream under root.
 class Extractor {
  public:
-  Extractor(int root, const UnpackOptions& opts) : root_(root), opts_(opts) {}
+  // input_done: the uncompressed stream has ended (set by the read callback).
+  Extractor(int root, const UnpackOptions& opts, const bool* input_done)
+      : root_(root), opts_(opts), input_done_(input_done) {}
   Status Entry(archive* a, archive_entry* e);
   Status Finish();  // directory times, after their contents
+  // The stream ended right after an entry's data, without tar's padding and end blocks.
+  bool ended_without_trailer() const { return ended_without_trailer_; }
 
  private:
   Result<int> ParentDir(std::string_view parent);
@@ -118,6 +122,8 @@ class Extractor {
 
   int root_;
   const UnpackOptions& opts_;
+  const bool* input_done_;
+  bool ended_without_trailer_ = false;
   // The last parent directory opened: tars list a directory's entries together. Marked
   // stale on every removal, which could take the directory away (the fd stays open: the
   // entry being written may still use it).
@@ -227,7 +233,17 @@ Status Extractor::Regular(archive* a, archive_entry* e, int dirfd, const char* n
     la_int64_t off;
     int r = archive_read_data_block(a, &buf, &size, &off);
     if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) return ArchiveError(a, "read data");
+    if (r < ARCHIVE_WARN) {
+      // umoci 0.4.7 (Debian's) ends its layers right after the last file's data, without
+      // the padding and the two zero blocks; Go's archive/tar, hence umoci, podman and
+      // containerd, reads such layers. Take it only when every byte of the entry arrived
+      // and the input is over: nothing is made up, and no later entry can exist.
+      if (*input_done_ && end == archive_entry_size(e)) {
+        ended_without_trailer_ = true;
+        break;
+      }
+      return ArchiveError(a, "read data");
+    }
     // Offsets jump over the holes of a sparse file; pwrite leaves them unallocated.
     const char* p = static_cast<const char*>(buf);
     while (size > 0) {
@@ -536,9 +552,9 @@ Result<UnpackResult> UnpackLayer(const ByteSource& src, int dest_dirfd,
   pl.src = &src;
   ArchivePtr raw, tar;
   TRY(OpenReaders(pl, raw, tar));
-  Extractor ex(dest_dirfd, opts);
+  Extractor ex(dest_dirfd, opts, &pl.raw_eof);
   UnpackResult res;
-  for (;;) {
+  while (!ex.ended_without_trailer()) {
     archive_entry* e;
     int r = archive_read_next_header(tar.get(), &e);
     if (r == ARCHIVE_EOF) break;
@@ -559,6 +575,7 @@ Result<UnpackResult> UnpackLayer(const ByteSource& src, int dest_dirfd,
   res.digest = pl.blob_hash.Digest();
   res.compressed_bytes = pl.blob_bytes;
   res.uncompressed_bytes = pl.tar_bytes;
+  res.missing_trailer = ex.ended_without_trailer();
   if (!opts.expected_diff_id.empty() && res.diff_id != opts.expected_diff_id)
     return MakeError(0, "diff_id mismatch: the config says %s, the layer is %s",
                      opts.expected_diff_id.c_str(), res.diff_id.c_str());

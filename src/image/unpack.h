@@ -50,6 +50,10 @@ struct UnpackResult {
   int64_t compressed_bytes = 0;
   int64_t uncompressed_bytes = 0;
   int64_t entries = 0;  // tar entries, whiteouts included
+  // The tar ended right after its last entry's data, without padding and end-of-archive
+  // blocks, as umoci 0.4.7 writes layers. Accepted (Go's archive/tar reads them too); a
+  // stream cut inside an entry's data is an error.
+  bool missing_trailer = false;
 };
 
 // Fills up to n bytes of buf; returns how many, 0 at the end of the blob.

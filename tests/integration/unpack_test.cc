@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <cstring>
 #include <filesystem>
 #include <optional>
@@ -546,6 +548,15 @@ TEST_F(UnpackTest, HostileMalformedStreamsGiveClearErrors) {
   std::string plain = MakeTar({File("a", std::string(100000, 'a'))});
   err = Err(plain.substr(0, 20000));
   EXPECT_NE(err.find("entry \"a\": read data"), std::string::npos) << err;
+  // Cut right after the last file's data, without padding and end blocks (umoci 0.4.7's
+  // layers): taken, and said so. One byte less is a truncated file.
+  std::string small = UstarHeader("f", '0', 3) + "abc";
+  auto cut = Unpack(small, dest_);
+  ASSERT_TRUE(cut.ok()) << cut.error().Message();
+  EXPECT_TRUE(cut->missing_trailer);
+  EXPECT_EQ(ReadText(dest_ + "/f"), "abc");
+  err = Err(small.substr(0, small.size() - 1));
+  EXPECT_NE(err.find("entry \"f\": read data"), std::string::npos) << err;
   std::string garbage;
   for (int i = 0; i < 5000; ++i) garbage.push_back(static_cast<char>(i * 7919 % 251));
   EXPECT_EQ(Err(garbage), "read tar: Unrecognized archive format");
@@ -564,6 +575,100 @@ TEST_F(UnpackTest, HostileMalformedStreamsGiveClearErrors) {
   err = Err(bad + std::string(1024, '\0'));
   EXPECT_NE(err, "OK");
   ExpectOutsideUntouched();
+}
+
+// --- against umoci ----------------------------------------------------------------------
+
+// Everything about a tree that an unpack decides, by path; nothing is followed.
+std::map<std::string, std::string> Describe(const std::string& root) {
+  std::map<std::string, std::string> out;
+  for (auto it = std::filesystem::recursive_directory_iterator(root);
+       it != std::filesystem::recursive_directory_iterator(); ++it) {
+    std::string p = it->path().string();
+    struct stat st{};
+    if (::lstat(p.c_str(), &st) != 0) continue;
+    std::string d = StrFormat("mode=%o uid=%u gid=%u nlink=%lu rdev=%lx mtime=%ld", st.st_mode,
+                              st.st_uid, st.st_gid, S_ISDIR(st.st_mode) ? 0ul : st.st_nlink,
+                              st.st_rdev, S_ISDIR(st.st_mode) ? 0l : st.st_mtim.tv_sec);
+    if (S_ISLNK(st.st_mode)) {
+      char t[4096];
+      ssize_t n = ::readlink(p.c_str(), t, sizeof t);
+      d += " -> " + std::string(t, n > 0 ? n : 0);
+    } else if (S_ISREG(st.st_mode)) {
+      d += " " + Sha256Digest(ReadText(p));
+    }
+    char x[256];
+    if (::lgetxattr(p.c_str(), "user.tag", x, sizeof x) > 0) d += " user.tag";
+    out[p.substr(root.size())] = d;
+  }
+  return out;
+}
+
+TEST_F(UnpackTest, SameTreeAsUmociUnpack) {
+  if (!Exists("/usr/bin/umoci")) GTEST_SKIP() << "umoci is not installed";
+  // Four layers made by umoci insert: a tree with every kind of file, one under /opt, a
+  // whiteout and an opaque directory.
+  std::string s1 = base_ + "/s1", s2 = base_ + "/s2", s3 = base_ + "/s3";
+  for (const auto& d : {s1, s2, s3, s1 + "/etc", s1 + "/var", s1 + "/var/old", s1 + "/bin"})
+    ASSERT_TRUE(Mkdir(d));
+  ASSERT_TRUE(WriteText(s1 + "/etc/gone", "gone"));
+  ASSERT_TRUE(WriteText(s1 + "/etc/kept", "kept"));
+  ASSERT_TRUE(WriteText(s1 + "/var/old/x", "x"));
+  ASSERT_TRUE(WriteText(s1 + "/bin/su", "su"));
+  ASSERT_EQ(::chown((s1 + "/bin/su").c_str(), 1000, 1000), 0);
+  ASSERT_EQ(::chmod((s1 + "/bin/su").c_str(), 04755), 0);
+  ASSERT_EQ(::link((s1 + "/bin/su").c_str(), (s1 + "/bin/su2").c_str()), 0);
+  ASSERT_EQ(::symlink("su", (s1 + "/bin/sh").c_str()), 0);
+  ASSERT_EQ(::symlink("/nowhere", (s1 + "/bin/dangling").c_str()), 0);
+  ASSERT_EQ(::mkfifo((s1 + "/var/fifo").c_str(), 0640), 0);
+  ASSERT_EQ(::mknod((s1 + "/etc/null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0);
+  ASSERT_EQ(::setxattr((s1 + "/etc/kept").c_str(), "user.tag", "t", 1, 0), 0);
+  ASSERT_TRUE(WriteText(s2 + "/tool", "tool"));
+  ASSERT_TRUE(WriteText(s3 + "/new", "new"));
+  std::string layout = base_ + "/oci", img = layout + ":t";
+  std::vector<std::vector<std::string>> cmds = {
+      {"init", "--layout", layout},
+      {"new", "--image", img},
+      {"insert", "--image", img, s1, "/"},
+      {"insert", "--image", img, s2, "/opt"},
+      {"insert", "--image", img, "--whiteout", "/etc/gone"},
+      {"insert", "--image", img, "--opaque", s3, "/var"},
+      {"unpack", "--image", img, base_ + "/bundle"},
+  };
+  for (auto args : cmds) {
+    args.insert(args.begin(), "/usr/bin/umoci");
+    CmdResult r = RunCommand(args, base_);
+    ASSERT_EQ(r.code, 0) << args[1] << ": " << r.err;
+  }
+  // The layers as the manifest lists them, flattened into dest, each diff_id checked.
+  auto blob = [&](const std::string& digest) {
+    return layout + "/blobs/sha256/" + digest.substr(7);
+  };
+  auto index = nlohmann::json::parse(ReadText(layout + "/index.json"));
+  auto manifest = nlohmann::json::parse(ReadText(blob(index["manifests"][0]["digest"])));
+  auto config = nlohmann::json::parse(ReadText(blob(manifest["config"]["digest"])));
+  ASSERT_EQ(manifest["layers"].size(), 4u);
+  int dfd = ::open(dest_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(dfd, 0);
+  for (size_t i = 0; i < manifest["layers"].size(); ++i) {
+    std::string digest = manifest["layers"][i]["digest"];
+    UnpackOptions opts;
+    opts.whiteouts = WhiteoutMode::kFlatten;
+    opts.expected_diff_id = config["rootfs"]["diff_ids"][i];
+    int fd = ::open(blob(digest).c_str(), O_RDONLY | O_CLOEXEC);
+    auto r = image::UnpackLayerFd(fd, dfd, opts);
+    ::close(fd);
+    ASSERT_TRUE(r.ok()) << "layer " << i << ": " << r.error().Message();
+    EXPECT_EQ(r->digest, digest);
+  }
+  ::close(dfd);
+  auto mine = Describe(dest_), theirs = Describe(base_ + "/bundle/rootfs");
+  EXPECT_FALSE(theirs.count("/etc/gone"));
+  EXPECT_FALSE(theirs.count("/var/old"));
+  EXPECT_TRUE(theirs.count("/opt/tool"));
+  EXPECT_EQ(theirs.size(), 12u);  // /var/fifo and /var/old are behind the opaque /var
+  for (const auto& [path, d] : theirs) EXPECT_EQ(mine[path], d) << path;
+  for (const auto& [path, d] : mine) EXPECT_TRUE(theirs.count(path)) << path << " is extra";
 }
 
 }  // namespace
