@@ -21,8 +21,8 @@ constexpr std::string_view kTmpPrefix = ".tmp-";
 constexpr const char* kLocksDir = ".locks";
 
 bool IsHex64(std::string_view s) {
-  return s.size() == 64 &&
-         std::all_of(s.begin(), s.end(), [](char c) { return isdigit(c) || (c >= 'a' && c <= 'f'); });
+  return s.size() == 64 && std::all_of(s.begin(), s.end(),
+                                       [](char c) { return isdigit(c) || (c >= 'a' && c <= 'f'); });
 }
 
 // An flock on path; when wait is false and another process holds it, an invalid fd. The

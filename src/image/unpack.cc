@@ -546,8 +546,7 @@ Status Drain(Pipeline& pl, archive* tar) {
 
 }  // namespace
 
-Result<UnpackResult> UnpackLayer(const ByteSource& src, int dest_dirfd,
-                                 const UnpackOptions& opts) {
+Result<UnpackResult> UnpackLayer(const ByteSource& src, int dest_dirfd, const UnpackOptions& opts) {
   Pipeline pl;
   pl.src = &src;
   ArchivePtr raw, tar;

@@ -39,8 +39,8 @@ enum class WhiteoutMode {
 
 struct UnpackOptions {
   WhiteoutMode whiteouts = WhiteoutMode::kOverlay;
-  bool allow_devices = true;    // false: a block or character device entry is an error
-  bool preserve_owners = true;  // chown to the entry's uid/gid (needs CAP_CHOWN)
+  bool allow_devices = true;     // false: a block or character device entry is an error
+  bool preserve_owners = true;   // chown to the entry's uid/gid (needs CAP_CHOWN)
   std::string expected_diff_id;  // "sha256:..." from the image config; "" skips the check
 };
 
@@ -61,8 +61,7 @@ using ByteSource = std::function<Result<size_t>(void* buf, size_t n)>;
 
 // Unpacks the whole stream from src into the directory dest_dirfd. The stream is read to its
 // end, so diff_id and digest cover all of it.
-Result<UnpackResult> UnpackLayer(const ByteSource& src, int dest_dirfd,
-                                 const UnpackOptions& opts);
+Result<UnpackResult> UnpackLayer(const ByteSource& src, int dest_dirfd, const UnpackOptions& opts);
 // The same, reading src_fd (a file or a pipe) to EOF.
 Result<UnpackResult> UnpackLayerFd(int src_fd, int dest_dirfd, const UnpackOptions& opts);
 

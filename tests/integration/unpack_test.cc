@@ -16,10 +16,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <map>
-#include <nlohmann/json.hpp>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -81,8 +81,10 @@ std::string MakeTar(const std::vector<E>& entries, int filter = ARCHIVE_FILTER_N
     archive_entry_set_mtime(ae, e.mtime, e.mtime_nsec);
     if (!e.symlink.empty()) archive_entry_set_symlink(ae, e.symlink.c_str());
     if (!e.hardlink.empty()) archive_entry_set_hardlink(ae, e.hardlink.c_str());
-    if (e.type == AE_IFCHR || e.type == AE_IFBLK) archive_entry_set_rdev(ae, makedev(e.major, e.minor));
-    for (const auto& [k, v] : e.xattrs) archive_entry_xattr_add_entry(ae, k.c_str(), v.data(), v.size());
+    if (e.type == AE_IFCHR || e.type == AE_IFBLK)
+      archive_entry_set_rdev(ae, makedev(e.major, e.minor));
+    for (const auto& [k, v] : e.xattrs)
+      archive_entry_xattr_add_entry(ae, k.c_str(), v.data(), v.size());
     archive_entry_set_size(ae, e.type == AE_IFREG && e.hardlink.empty() ? e.data.size() : 0);
     EXPECT_EQ(archive_write_header(a, ae), ARCHIVE_OK) << archive_error_string(a);
     if (!e.data.empty()) archive_write_data(a, e.data.data(), e.data.size());
@@ -103,7 +105,10 @@ std::string UstarHeader(const std::string& name, char type, uint64_t size) {
   snprintf(&h[124], 12, "%011llo", static_cast<unsigned long long>(size));
   memcpy(&h[136], "13520770000", 11);
   h[156] = type;
-  memcpy(&h[257], "ustar\0" "00", 8);
+  memcpy(&h[257],
+         "ustar\0"
+         "00",
+         8);
   memset(&h[148], ' ', 8);
   unsigned sum = 0;
   for (unsigned char c : h) sum += c;
@@ -162,7 +167,8 @@ class UnpackTest : public ::testing::Test {
     EXPECT_EQ(names, std::vector<std::string>{"sentinel"});
     EXPECT_EQ(ReadText(base_ + "/outside/sentinel"), "untouched");
     std::vector<std::string> top;
-    for (const auto& e : std::filesystem::directory_iterator(base_)) top.push_back(e.path().filename());
+    for (const auto& e : std::filesystem::directory_iterator(base_))
+      top.push_back(e.path().filename());
     std::sort(top.begin(), top.end());
     EXPECT_EQ(top, (std::vector<std::string>{"dest", "outside"}));
   }
@@ -172,7 +178,7 @@ class UnpackTest : public ::testing::Test {
     return p;
   }
   struct stat Lstat(const std::string& p) {
-    struct stat st{};
+    struct stat st {};
     EXPECT_EQ(::lstat(p.c_str(), &st), 0) << p << ": " << strerror(errno);
     return st;
   }
@@ -279,8 +285,8 @@ TEST_F(UnpackTest, GzipAndZstdDigestsAndDiffIds) {
 }
 
 TEST_F(UnpackTest, StreamsFromAPipe) {
-  std::string blob = MakeTar({File("a", std::string(5 << 20, 'a')), File("b", "b")},
-                             ARCHIVE_FILTER_GZIP);
+  std::string blob =
+      MakeTar({File("a", std::string(5 << 20, 'a')), File("b", "b")}, ARCHIVE_FILTER_GZIP);
   int p[2];
   ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
   std::thread writer([&] {  // a download writing as it receives
@@ -332,10 +338,10 @@ TEST_F(UnpackTest, SparseFileFromGnuTar) {
 TEST_F(UnpackTest, LaterEntriesReplaceEarlierOnesWithoutWritingThrough) {
   // "f" is a symlink out of the layer, then a file: the file replaces the link. "h" is a
   // hardlink of "a", then a file: "a" keeps its contents.
-  std::string tar = MakeTar({Link("f", "../outside/sentinel"), File("f", "replaced"),
-                             File("a", "old"), Hard("h", "a"), File("h", "new"),
-                             Dir("d"), File("d/x", "x"), File("d", "a file now"),
-                             File("e", "file"), Dir("e")});
+  std::string tar =
+      MakeTar({Link("f", "../outside/sentinel"), File("f", "replaced"), File("a", "old"),
+               Hard("h", "a"), File("h", "new"), Dir("d"), File("d/x", "x"),
+               File("d", "a file now"), File("e", "file"), Dir("e")});
   auto r = Unpack(tar, dest_);
   ASSERT_TRUE(r.ok()) << r.error().Message();
   EXPECT_TRUE(S_ISREG(Lstat(dest_ + "/f").st_mode));
@@ -350,13 +356,14 @@ TEST_F(UnpackTest, LaterEntriesReplaceEarlierOnesWithoutWritingThrough) {
 // --- whiteouts -------------------------------------------------------------------------
 
 std::vector<E> LowerLayer() {
-  return {Dir("d"), File("d/a", "a"), File("d/b", "b"), File("gone", "gone"), Dir("o"),
-          File("o/x", "x"), Dir("o/sub"), File("o/sub/y", "y")};
+  return {Dir("d"), File("d/a", "a"), File("d/b", "b"), File("gone", "gone"),
+          Dir("o"), File("o/x", "x"), Dir("o/sub"),     File("o/sub/y", "y")};
 }
 std::vector<E> UpperLayer() {
-  return {File(".wh.gone", ""), Dir("d"), File("d/.wh.a", ""), Dir("o"),
-          File("o/.wh..wh..opq", ""), File("o/z", "z"), File("new/.wh..wh..opq", ""),
-          File("new/n", "n")};
+  return {File(".wh.gone", ""),         Dir("d"),
+          File("d/.wh.a", ""),          Dir("o"),
+          File("o/.wh..wh..opq", ""),   File("o/z", "z"),
+          File("new/.wh..wh..opq", ""), File("new/n", "n")};
 }
 
 TEST_F(UnpackTest, OverlayModeWhiteoutsWorkUnderOverlayfs) {
@@ -448,10 +455,11 @@ TEST_F(UnpackTest, HostileAbsoluteNamesAreContained) {
 TEST_F(UnpackTest, HostileWritesThroughPlantedSymlinksAreContained) {
   std::string host = HostPath("/tmp/" + tag_ + "-via-link");
   std::string name = std::filesystem::path(host).filename();
-  auto r = Unpack(MakeTar({Dir("etc"), Link("l", "/"), File("l/tmp/" + name, "x"), Link("up", "../../.."),
-                           File("up/x", "x"), Link("out", "../outside"), Dir("abs"),
-                           Link("abs/etc", "/etc"), File("abs/etc/shadow-" + tag_, "x")}),
-                  dest_);
+  auto r =
+      Unpack(MakeTar({Dir("etc"), Link("l", "/"), File("l/tmp/" + name, "x"),
+                      Link("up", "../../.."), File("up/x", "x"), Link("out", "../outside"),
+                      Dir("abs"), Link("abs/etc", "/etc"), File("abs/etc/shadow-" + tag_, "x")}),
+             dest_);
   ASSERT_TRUE(r.ok()) << r.error().Message();
   EXPECT_FALSE(Exists(host));
   EXPECT_EQ(ReadText(dest_ + "/tmp/" + name), "x");  // "l/" is "/" inside the root
@@ -541,8 +549,8 @@ TEST_F(UnpackTest, HostileDevicesRefusedWhenAsked) {
 }
 
 TEST_F(UnpackTest, HostileMalformedStreamsGiveClearErrors) {
-  std::string good = MakeTar({File("a", std::string(100000, 'a')), File("b", "b")},
-                             ARCHIVE_FILTER_GZIP);
+  std::string good =
+      MakeTar({File("a", std::string(100000, 'a')), File("b", "b")}, ARCHIVE_FILTER_GZIP);
   std::string err = Err(good.substr(0, good.size() / 2));
   EXPECT_NE(err.find("runcated"), std::string::npos) << err;
   std::string plain = MakeTar({File("a", std::string(100000, 'a'))});
@@ -585,7 +593,7 @@ std::map<std::string, std::string> Describe(const std::string& root) {
   for (auto it = std::filesystem::recursive_directory_iterator(root);
        it != std::filesystem::recursive_directory_iterator(); ++it) {
     std::string p = it->path().string();
-    struct stat st{};
+    struct stat st {};
     if (::lstat(p.c_str(), &st) != 0) continue;
     std::string d = StrFormat("mode=%o uid=%u gid=%u nlink=%lu rdev=%lx mtime=%ld", st.st_mode,
                               st.st_uid, st.st_gid, S_ISDIR(st.st_mode) ? 0ul : st.st_nlink,

@@ -1,7 +1,5 @@
 // Layer snapshots: chain IDs, unpack-then-rename, concurrent unpacks, removal. The unpack
 // callbacks here write plain files; the real unpacker has its own root tests.
-#include "image/snapshot.h"
-
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -14,6 +12,7 @@
 #include <optional>
 
 #include "base/file.h"
+#include "image/snapshot.h"
 
 namespace skiff::image {
 namespace {
