@@ -340,13 +340,4 @@ std::string IndexJson(const Index& i) {
   return j.dump();
 }
 
-std::vector<std::string> ChainIds(const std::vector<std::string>& diff_ids) {
-  std::vector<std::string> out;
-  out.reserve(diff_ids.size());
-  for (const auto& d : diff_ids) {
-    out.push_back(out.empty() ? d : Sha256Digest(out.back() + " " + d));
-  }
-  return out;
-}
-
 }  // namespace skiff::oci

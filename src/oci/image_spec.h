@@ -135,8 +135,4 @@ std::string ImageConfigJson(const ImageConfig& c);
 std::string ManifestJson(const Manifest& m);
 std::string IndexJson(const Index& i);
 
-// The chain IDs of an image's layers (image-spec config.md): chain[0] = diff_ids[0],
-// chain[n] = sha256(chain[n-1] + " " + diff_ids[n]).
-std::vector<std::string> ChainIds(const std::vector<std::string>& diff_ids);
-
 }  // namespace skiff::oci

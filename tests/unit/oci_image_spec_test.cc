@@ -108,13 +108,5 @@ TEST(ImageSpec, ConfigParsesAndRoundTrips) {
   EXPECT_NE(bad.error().msg.find("rootfs.diff_ids[0]"), std::string::npos) << bad.error().msg;
 }
 
-TEST(ImageSpec, ChainIds) {
-  auto ids = ChainIds({kDigestA, kDigestB});
-  ASSERT_EQ(ids.size(), 2u);
-  EXPECT_EQ(ids[0], kDigestA);
-  // printf 'sha256:aaa... sha256:bbb...' | sha256sum
-  EXPECT_EQ(ids[1], "sha256:ccd722928bd92476ba1745586fed6e45a102504185ad88cd89e01ff116fd146c");
-}
-
 }  // namespace
 }  // namespace skiff::oci

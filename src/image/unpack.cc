@@ -1,0 +1,595 @@
+#include "image/unpack.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <unordered_set>
+#include <vector>
+
+#include "base/digest.h"
+#include "base/fd.h"
+#include "base/syscalls.h"
+#include "image/whiteout.h"
+
+namespace skiff::image {
+namespace {
+
+constexpr size_t kBufSize = 1 << 20;
+// overlayfs' own metadata (redirect, metacopy, opaque...) from a tar would let a layer
+// rewire the overlay stack: only the unpacker writes trusted.overlay.*, from whiteouts.
+constexpr std::string_view kOverlayXattrPrefix = "trusted.overlay.";
+
+struct ArchiveDeleter {
+  void operator()(archive* a) const { archive_read_free(a); }
+};
+using ArchivePtr = std::unique_ptr<archive, ArchiveDeleter>;
+
+// A name from the tar as an error shows it: a hostile 8 MiB name makes no 8 MiB message.
+std::string Shown(const char* name) {
+  constexpr size_t kMax = 200;
+  std::string_view s(name ? name : "?");
+  return s.size() <= kMax ? std::string(s) : std::string(s.substr(0, kMax)) + "...";
+}
+
+Error ArchiveError(archive* a, const char* what) {
+  const char* s = archive_error_string(a);
+  return MakeError(0, "%s: %s", what, s ? s : "unknown libarchive error");
+}
+
+// Opens a directory inside root: symlinks on the way are followed as if root were "/".
+int OpenInRoot(int root, const std::string& path, uint64_t flags) {
+  sys::OpenHow how;
+  how.flags = flags | O_CLOEXEC;
+  how.resolve = sys::kResolveInRoot | sys::kResolveNoMagiclinks;
+  return sys::Openat2(root, path.empty() ? "." : path.c_str(), how);
+}
+
+// unlinkat of name under dirfd, a directory with all it holds; never follows a symlink.
+Status RemoveAt(int dirfd, const char* name) {
+  if (::unlinkat(dirfd, name, 0) == 0 || errno == ENOENT) return Ok();
+  if (errno != EISDIR && errno != EPERM) return Errno("remove %s", name);
+  int fd = ::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return Errno("open %s", name);
+  DIR* dir = ::fdopendir(fd);
+  if (!dir) {
+    ::close(fd);
+    return Errno("opendir %s", name);
+  }
+  Status st;
+  while (struct dirent* de = ::readdir(dir)) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    st = RemoveAt(::dirfd(dir), de->d_name);
+    if (!st.ok()) break;
+  }
+  ::closedir(dir);
+  TRY(std::move(st));
+  if (::unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT) return Errno("rmdir %s", name);
+  return Ok();
+}
+
+struct Times {
+  struct timespec ts[2];
+};
+
+Times EntryTimes(archive_entry* e) {
+  Times t;
+  t.ts[1] = {archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
+  // OCI layers rarely carry atime; use mtime then, as Docker does.
+  t.ts[0] = archive_entry_atime_is_set(e)
+                ? timespec{archive_entry_atime(e), archive_entry_atime_nsec(e)}
+                : t.ts[1];
+  return t;
+}
+
+// Writes the entries of one tar stream under root.
+class Extractor {
+ public:
+  // input_done: the uncompressed stream has ended (set by the read callback).
+  Extractor(int root, const UnpackOptions& opts, const bool* input_done)
+      : root_(root), opts_(opts), input_done_(input_done) {}
+  Status Entry(archive* a, archive_entry* e);
+  Status Finish();  // directory times, after their contents
+  // The stream ended right after an entry's data, without tar's padding and end blocks.
+  bool ended_without_trailer() const { return ended_without_trailer_; }
+
+ private:
+  Result<int> ParentDir(std::string_view parent);
+  Result<UniqueFd> MakeParents(const std::string& parent);
+  // Makes room for a new entry name under dirfd: true when a directory is there and
+  // keep_dir (it is then reused); otherwise what is there is removed.
+  Result<bool> MakeRoom(int dirfd, const char* name, bool keep_dir);
+  Status WhiteoutEntry(const std::string& path, const Whiteout& wo);
+  Status ClearLower(const std::string& dir);
+  Status Regular(archive* a, archive_entry* e, int dirfd, const char* name);
+  Status Directory(archive_entry* e, const std::string& path, int dirfd, const char* name);
+  Status Symlink(archive_entry* e, int dirfd, const char* name);
+  Status Hardlink(const char* target, const std::string& path, int dirfd, const char* name);
+  Status Special(archive_entry* e, int dirfd, const char* name);
+  Status Owner(archive_entry* e, int fd, int dirfd, const char* name);
+  Status Xattrs(archive_entry* e, int fd, int dirfd, const char* name);
+  void Wrote(const std::string& path) {
+    if (opts_.whiteouts == WhiteoutMode::kFlatten) written_.insert(path);
+  }
+
+  int root_;
+  const UnpackOptions& opts_;
+  const bool* input_done_;
+  bool ended_without_trailer_ = false;
+  // The last parent directory opened: tars list a directory's entries together. Marked
+  // stale on every removal, which could take the directory away (the fd stays open: the
+  // entry being written may still use it).
+  std::string cached_path_;
+  UniqueFd cached_fd_;
+  bool cache_valid_ = false;
+  std::vector<std::pair<std::string, Times>> dir_times_;
+  std::unordered_set<std::string> written_;  // flatten mode: paths this layer wrote
+};
+
+Result<UniqueFd> Extractor::MakeParents(const std::string& parent) {
+  // Component by component, each prefix resolved inside root again, so that a symlink met
+  // on the way is followed inside root and a missing directory is made where it resolves.
+  UniqueFd cur(OpenInRoot(root_, "", O_PATH | O_DIRECTORY));
+  if (!cur) return Errno("open layer root");
+  size_t i = 0;
+  while (i < parent.size()) {
+    size_t j = parent.find('/', i);
+    if (j == std::string::npos) j = parent.size();
+    std::string prefix = parent.substr(0, j);
+    std::string comp = parent.substr(i, j - i);
+    i = j + 1;
+    UniqueFd next(OpenInRoot(root_, prefix, O_PATH | O_DIRECTORY));
+    if (!next && errno == ENOENT) {
+      if (::mkdirat(cur.get(), comp.c_str(), 0755) < 0 && errno != EEXIST)
+        return Errno("mkdir %s", prefix.c_str());
+      next.reset(OpenInRoot(root_, prefix, O_PATH | O_DIRECTORY));
+    }
+    if (!next) return Errno("open parent %s", prefix.c_str());
+    cur = std::move(next);
+  }
+  return cur;
+}
+
+Result<int> Extractor::ParentDir(std::string_view parent) {
+  if (cache_valid_ && cached_path_ == parent) return cached_fd_.get();
+  std::string p(parent);
+  UniqueFd fd(OpenInRoot(root_, p, O_PATH | O_DIRECTORY));
+  if (!fd && errno == ENOENT) fd = TRY(MakeParents(p));
+  if (!fd) return Errno("open parent %s", p.c_str());
+  cached_fd_ = std::move(fd);
+  cached_path_ = std::move(p);
+  cache_valid_ = true;
+  return cached_fd_.get();
+}
+
+Result<bool> Extractor::MakeRoom(int dirfd, const char* name, bool keep_dir) {
+  struct stat st;
+  if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+    if (errno == ENOENT) return false;
+    return Errno("stat %s", name);
+  }
+  if (keep_dir && S_ISDIR(st.st_mode)) return true;
+  cache_valid_ = false;
+  TRY(RemoveAt(dirfd, name));
+  return false;
+}
+
+Status Extractor::Owner(archive_entry* e, int fd, int dirfd, const char* name) {
+  if (!opts_.preserve_owners) return Ok();
+  int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
+  if (uid < 0 || gid < 0 || uid >= UINT32_MAX || gid >= UINT32_MAX)
+    return MakeError(0, "owner %lld:%lld out of range", (long long)uid, (long long)gid);
+  int r = fd >= 0 ? ::fchown(fd, uid, gid) : ::fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW);
+  if (r < 0) return Errno("chown %lld:%lld", (long long)uid, (long long)gid);
+  return Ok();
+}
+
+Status Extractor::Xattrs(archive_entry* e, int fd, int dirfd, const char* name) {
+  if (archive_entry_xattr_reset(e) == 0) return Ok();
+  const char* key;
+  const void* value;
+  size_t size;
+  while (archive_entry_xattr_next(e, &key, &value, &size) == ARCHIVE_OK) {
+    if (std::string_view(key).starts_with(kOverlayXattrPrefix)) continue;
+    int r;
+    if (fd >= 0) {
+      r = ::fsetxattr(fd, key, value, size, 0);
+    } else {
+      // No fd for a symlink, device or fifo: name under the parent's fd, not followed.
+      std::string at = StrFormat("/proc/self/fd/%d/%s", dirfd, name);
+      r = ::lsetxattr(at.c_str(), key, value, size, 0);
+    }
+    if (r < 0) {
+      // An SELinux label means nothing on a host without SELinux.
+      if ((errno == ENOTSUP || errno == EOPNOTSUPP) && !strcmp(key, "security.selinux")) continue;
+      return Errno("set xattr %s", key);
+    }
+  }
+  return Ok();
+}
+
+Status Extractor::Regular(archive* a, archive_entry* e, int dirfd, const char* name) {
+  // O_EXCL after MakeRoom: an existing file (maybe a hardlink of another) is replaced, never
+  // truncated and written through.
+  constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  UniqueFd fd(::openat(dirfd, name, kFlags, 0600));
+  if (!fd && errno == EEXIST) {
+    (void)TRY(MakeRoom(dirfd, name, false));
+    fd.reset(::openat(dirfd, name, kFlags, 0600));
+  }
+  if (!fd) return Errno("create");
+  int64_t end = 0;
+  for (;;) {
+    const void* buf;
+    size_t size;
+    la_int64_t off;
+    int r = archive_read_data_block(a, &buf, &size, &off);
+    if (r == ARCHIVE_EOF) break;
+    if (r < ARCHIVE_WARN) {
+      // umoci 0.4.7 (Debian's) ends its layers right after the last file's data, without
+      // the padding and the two zero blocks; Go's archive/tar, hence umoci, podman and
+      // containerd, reads such layers. Take it only when every byte of the entry arrived
+      // and the input is over: nothing is made up, and no later entry can exist.
+      if (*input_done_ && end == archive_entry_size(e)) {
+        ended_without_trailer_ = true;
+        break;
+      }
+      return ArchiveError(a, "read data");
+    }
+    // Offsets jump over the holes of a sparse file; pwrite leaves them unallocated.
+    const char* p = static_cast<const char*>(buf);
+    while (size > 0) {
+      ssize_t w = ::pwrite(fd.get(), p, size, off);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) return Errno("write");
+      p += w;
+      off += w;
+      size -= static_cast<size_t>(w);
+    }
+    end = std::max<int64_t>(end, off);
+  }
+  if (archive_entry_size_is_set(e) && archive_entry_size(e) > end &&
+      ::ftruncate(fd.get(), archive_entry_size(e)) < 0)
+    return Errno("truncate");
+  // chown clears setuid/setgid and file capabilities: mode and xattrs come after it.
+  TRY(Owner(e, fd.get(), -1, nullptr));
+  if (::fchmod(fd.get(), archive_entry_perm(e) & 07777) < 0) return Errno("chmod");
+  TRY(Xattrs(e, fd.get(), -1, nullptr));
+  Times t = EntryTimes(e);
+  if (::futimens(fd.get(), t.ts) < 0) return Errno("set times");
+  return Ok();
+}
+
+Status Extractor::Directory(archive_entry* e, const std::string& path, int dirfd,
+                            const char* name) {
+  UniqueFd fd;
+  if (path.empty()) {
+    fd.reset(OpenInRoot(root_, "", O_RDONLY | O_DIRECTORY));
+  } else {
+    if (::mkdirat(dirfd, name, 0700) < 0) {
+      if (errno != EEXIST) return Errno("mkdir");
+      if (!TRY(MakeRoom(dirfd, name, true)) && ::mkdirat(dirfd, name, 0700) < 0)
+        return Errno("mkdir");
+    }
+    fd.reset(::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  }
+  if (!fd) return Errno("open directory");
+  TRY(Owner(e, fd.get(), -1, nullptr));
+  if (::fchmod(fd.get(), archive_entry_perm(e) & 07777) < 0) return Errno("chmod");
+  TRY(Xattrs(e, fd.get(), -1, nullptr));
+  // Creating the entries inside would change the times again: set them at the end.
+  dir_times_.emplace_back(path, EntryTimes(e));
+  return Ok();
+}
+
+Status Extractor::Symlink(archive_entry* e, int dirfd, const char* name) {
+  const char* target = archive_entry_symlink(e);
+  if (!target || !*target) return MakeError(0, "symlink without a target");
+  if (::symlinkat(target, dirfd, name) < 0) {
+    if (errno != EEXIST) return Errno("symlink");
+    (void)TRY(MakeRoom(dirfd, name, false));
+    if (::symlinkat(target, dirfd, name) < 0) return Errno("symlink");
+  }
+  TRY(Owner(e, -1, dirfd, name));
+  TRY(Xattrs(e, -1, dirfd, name));
+  Times t = EntryTimes(e);
+  if (::utimensat(dirfd, name, t.ts, AT_SYMLINK_NOFOLLOW) < 0) return Errno("set times");
+  return Ok();
+}
+
+Status Extractor::Hardlink(const char* target, const std::string& path, int dirfd,
+                           const char* name) {
+  auto clean = CleanEntryPath(target);
+  std::string shown = Shown(target);
+  if (!clean) return std::move(clean).error().Wrapf("hardlink target \"%s\"", shown.c_str());
+  if (clean->empty()) return MakeError(0, "hardlink to the layer root");
+  if (*clean == path) return Ok();  // a link to itself: nothing to do
+  // The target's directory is resolved inside root; its last component is not followed
+  // (linkat without AT_SYMLINK_FOLLOW links a symlink itself), so the link stays inside.
+  UniqueFd tdir(OpenInRoot(root_, std::string(ParentOf(*clean)), O_PATH | O_DIRECTORY));
+  std::string tname(BaseOf(*clean));
+  if (!tdir || ::linkat(tdir.get(), tname.c_str(), dirfd, name, 0) < 0) {
+    if (errno == ENOENT || errno == ENOTDIR)
+      return MakeError(0, "hardlink target \"%s\" is not in the layer", shown.c_str());
+    if (!tdir) return Errno("hardlink target \"%s\"", shown.c_str());
+    if (errno != EEXIST) return Errno("hardlink to \"%s\"", shown.c_str());
+    (void)TRY(MakeRoom(dirfd, name, false));
+    if (::linkat(tdir.get(), tname.c_str(), dirfd, name, 0) < 0)
+      return Errno("hardlink to \"%s\"", shown.c_str());
+  }
+  return Ok();
+}
+
+Status Extractor::Special(archive_entry* e, int dirfd, const char* name) {
+  mode_t type = archive_entry_filetype(e);
+  dev_t dev = 0;
+  if (type == AE_IFCHR || type == AE_IFBLK) {
+    if (!opts_.allow_devices) return MakeError(0, "device nodes are not allowed in this layer");
+    dev = makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
+  }
+  if (::mknodat(dirfd, name, type | 0600, dev) < 0) {
+    if (errno != EEXIST) return Errno("mknod");
+    (void)TRY(MakeRoom(dirfd, name, false));
+    if (::mknodat(dirfd, name, type | 0600, dev) < 0) return Errno("mknod");
+  }
+  TRY(Owner(e, -1, dirfd, name));
+  if (::fchmodat(dirfd, name, archive_entry_perm(e) & 07777, 0) < 0) return Errno("chmod");
+  TRY(Xattrs(e, -1, dirfd, name));
+  Times t = EntryTimes(e);
+  if (::utimensat(dirfd, name, t.ts, AT_SYMLINK_NOFOLLOW) < 0) return Errno("set times");
+  return Ok();
+}
+
+Status Extractor::ClearLower(const std::string& dir) {
+  UniqueFd fd(OpenInRoot(root_, dir, O_RDONLY | O_DIRECTORY));
+  if (!fd) return errno == ENOENT ? Ok() : Errno("open %s", dir.c_str());
+  std::vector<std::pair<std::string, bool>> names;  // name, is a directory
+  DIR* d = ::fdopendir(::dup(fd.get()));
+  if (!d) return Errno("opendir %s", dir.c_str());
+  while (struct dirent* de = ::readdir(d)) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    names.emplace_back(de->d_name, de->d_type == DT_DIR);
+  }
+  ::closedir(d);
+  for (const auto& [name, is_dir] : names) {
+    std::string child = dir.empty() ? name : dir + "/" + name;
+    if (written_.count(child)) {
+      // Written by this layer: it stays, but a directory's lower contents still go.
+      if (is_dir) TRY(ClearLower(child));
+      continue;
+    }
+    cache_valid_ = false;
+    TRY(RemoveAt(fd.get(), name.c_str()));
+  }
+  return Ok();
+}
+
+Status Extractor::WhiteoutEntry(const std::string& path, const Whiteout& wo) {
+  std::string parent(ParentOf(path));
+  bool flatten = opts_.whiteouts == WhiteoutMode::kFlatten;
+  switch (wo.kind) {
+    case WhiteoutKind::kNone:
+    case WhiteoutKind::kMeta:
+      return Ok();
+    case WhiteoutKind::kInvalid:
+      return MakeError(0, "whiteout of \"%s\": path escapes the layer root", wo.target.c_str());
+    case WhiteoutKind::kOpaque: {
+      if (flatten) return ClearLower(parent);
+      int dirfd = TRY(ParentDir(parent));
+      std::string at = StrFormat("/proc/self/fd/%d", dirfd);
+      if (::setxattr(at.c_str(), "trusted.overlay.opaque", "y", 1, 0) < 0)
+        return Errno("set trusted.overlay.opaque");
+      return Ok();
+    }
+    case WhiteoutKind::kWhiteout:
+      break;
+  }
+  std::string target = parent.empty() ? wo.target : parent + "/" + wo.target;
+  // A whiteout hides the lower layers only; an entry of this layer with the same name wins
+  // (image-spec layer.md).
+  if (flatten) {
+    if (written_.count(target)) return Ok();
+    UniqueFd fd(OpenInRoot(root_, parent, O_PATH | O_DIRECTORY));
+    if (!fd) return errno == ENOENT ? Ok() : Errno("open %s", parent.c_str());
+    cache_valid_ = false;
+    return RemoveAt(fd.get(), wo.target.c_str());
+  }
+  int dirfd = TRY(ParentDir(parent));
+  if (::mknodat(dirfd, wo.target.c_str(), S_IFCHR, makedev(0, 0)) < 0 && errno != EEXIST)
+    return Errno("mknod whiteout");
+  return Ok();
+}
+
+Status Extractor::Entry(archive* a, archive_entry* e) {
+  const char* raw = archive_entry_pathname(e);
+  if (!raw) raw = archive_entry_pathname_utf8(e);
+  if (!raw) return MakeError(0, "entry without a name");
+  std::string path = TRY(CleanEntryPath(raw));
+  Whiteout wo = ParseWhiteout(BaseOf(path));
+  if (wo.kind != WhiteoutKind::kNone) return WhiteoutEntry(path, wo);
+  std::string name(BaseOf(path));
+  int dirfd = TRY(ParentDir(ParentOf(path)));
+  if (const char* link = archive_entry_hardlink(e)) {
+    if (path.empty()) return MakeError(0, "the layer root can't be a hardlink");
+    TRY(Hardlink(link, path, dirfd, name.c_str()));
+    Wrote(path);
+    return Ok();
+  }
+  mode_t type = archive_entry_filetype(e);
+  if (path.empty() && type != AE_IFDIR) return MakeError(0, "the layer root must be a directory");
+  switch (type) {
+    case AE_IFREG:
+      TRY(Regular(a, e, dirfd, name.c_str()));
+      break;
+    case AE_IFDIR:
+      TRY(Directory(e, path, dirfd, name.c_str()));
+      break;
+    case AE_IFLNK:
+      TRY(Symlink(e, dirfd, name.c_str()));
+      break;
+    case AE_IFCHR:
+    case AE_IFBLK:
+    case AE_IFIFO:
+      TRY(Special(e, dirfd, name.c_str()));
+      break;
+    case AE_IFSOCK:
+      return Ok();  // a socket in a tar means nothing once its process is gone
+    default:
+      return MakeError(0, "unsupported entry type 0%o", type);
+  }
+  Wrote(path);
+  return Ok();
+}
+
+Status Extractor::Finish() {
+  cached_fd_.reset();
+  for (auto it = dir_times_.rbegin(); it != dir_times_.rend(); ++it) {
+    UniqueFd fd(OpenInRoot(root_, it->first, O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
+    if (!fd) continue;  // replaced or whited out by a later entry
+    if (::futimens(fd.get(), it->second.ts) < 0) return Errno("set times of %s", it->first.c_str());
+  }
+  return Ok();
+}
+
+// Two libarchive readers in one pass: `raw` (every filter we take, format raw) turns the
+// blob into the uncompressed tar stream, which is hashed into the diff_id as it is handed to
+// `tar` (format tar, no filter) through read callbacks. libarchive has no hook for the
+// decompressed bytes of a single reader, and a temp file would cost a second pass.
+struct Pipeline {
+  const ByteSource* src = nullptr;
+  std::optional<Error> src_error;
+  Sha256 blob_hash, tar_hash;
+  int64_t blob_bytes = 0, tar_bytes = 0;
+  std::vector<char> in_buf = std::vector<char>(kBufSize);
+  std::vector<char> mid_buf = std::vector<char>(kBufSize);
+  archive* raw = nullptr;
+  bool raw_eof = false;
+};
+
+la_ssize_t ReadBlob(archive* a, void* p, const void** buf) {
+  auto* pl = static_cast<Pipeline*>(p);
+  Result<size_t> n = (*pl->src)(pl->in_buf.data(), pl->in_buf.size());
+  if (!n.ok()) {
+    pl->src_error = n.error();
+    archive_set_error(a, EIO, "%s", n.error().Message().c_str());
+    return -1;
+  }
+  pl->blob_hash.Update(pl->in_buf.data(), *n);
+  pl->blob_bytes += static_cast<int64_t>(*n);
+  *buf = pl->in_buf.data();
+  return static_cast<la_ssize_t>(*n);
+}
+
+la_ssize_t ReadTar(archive* a, void* p, const void** buf) {
+  auto* pl = static_cast<Pipeline*>(p);
+  if (pl->raw_eof) return 0;
+  la_ssize_t n = archive_read_data(pl->raw, pl->mid_buf.data(), pl->mid_buf.size());
+  if (n < 0) {
+    const char* s = archive_error_string(pl->raw);
+    archive_set_error(a, EIO, "%s", s ? s : "decompression failed");
+    return -1;
+  }
+  if (n == 0) pl->raw_eof = true;
+  pl->tar_hash.Update(pl->mid_buf.data(), n);
+  pl->tar_bytes += n;
+  *buf = pl->mid_buf.data();
+  return n;
+}
+
+Status OpenReaders(Pipeline& pl, ArchivePtr& raw, ArchivePtr& tar) {
+  raw.reset(archive_read_new());
+  tar.reset(archive_read_new());
+  if (!raw || !tar) return MakeError(ENOMEM, "archive_read_new");
+  // Only the media types of image-spec (tar, tar+gzip, tar+zstd), each through its library:
+  // filter_all would also run external programs (lrzip, lzop) on untrusted input.
+  if (archive_read_support_filter_gzip(raw.get()) != ARCHIVE_OK ||
+      archive_read_support_filter_zstd(raw.get()) != ARCHIVE_OK ||
+      archive_read_support_format_raw(raw.get()) != ARCHIVE_OK)
+    return ArchiveError(raw.get(), "set up decompression");
+  if (archive_read_support_format_tar(tar.get()) != ARCHIVE_OK)
+    return ArchiveError(tar.get(), "set up tar reader");
+  pl.raw = raw.get();
+  archive_entry* e;
+  int r = archive_read_open(raw.get(), &pl, nullptr, ReadBlob, nullptr);
+  if (r == ARCHIVE_OK) r = archive_read_next_header(raw.get(), &e);
+  if (r != ARCHIVE_OK && pl.src_error) return std::move(*pl.src_error).Wrap("read layer");
+  if ((r != ARCHIVE_OK && pl.blob_bytes == 0) || r == ARCHIVE_EOF)
+    return MakeError(0, "read layer: empty blob");
+  if (r < ARCHIVE_WARN) return ArchiveError(raw.get(), "read layer");
+  if (archive_read_open(tar.get(), &pl, nullptr, ReadTar, nullptr) != ARCHIVE_OK)
+    return ArchiveError(tar.get(), "read tar");
+  return Ok();
+}
+
+Status Drain(Pipeline& pl, archive* tar) {
+  const void* buf;
+  while (!pl.raw_eof) {
+    if (ReadTar(tar, &pl, &buf) < 0) return ArchiveError(tar, "read layer");
+  }
+  // Whatever follows the compressed stream still belongs to the blob's digest.
+  for (;;) {
+    Result<size_t> n = (*pl.src)(pl.in_buf.data(), pl.in_buf.size());
+    if (!n.ok()) return std::move(n).error().Wrap("read layer");
+    if (*n == 0) return Ok();
+    pl.blob_hash.Update(pl.in_buf.data(), *n);
+    pl.blob_bytes += static_cast<int64_t>(*n);
+  }
+}
+
+}  // namespace
+
+Result<UnpackResult> UnpackLayer(const ByteSource& src, int dest_dirfd, const UnpackOptions& opts) {
+  Pipeline pl;
+  pl.src = &src;
+  ArchivePtr raw, tar;
+  TRY(OpenReaders(pl, raw, tar));
+  Extractor ex(dest_dirfd, opts, &pl.raw_eof);
+  UnpackResult res;
+  while (!ex.ended_without_trailer()) {
+    archive_entry* e;
+    int r = archive_read_next_header(tar.get(), &e);
+    if (r == ARCHIVE_EOF) break;
+    if (r < ARCHIVE_WARN) {
+      if (pl.src_error) return std::move(*pl.src_error).Wrap("read layer");
+      return ArchiveError(tar.get(), res.entries ? "read tar" : "read tar header");
+    }
+    ++res.entries;
+    Status st = ex.Entry(tar.get(), e);
+    if (!st.ok()) {
+      std::string name = Shown(archive_entry_pathname(e));
+      return std::move(st).error().Wrapf("entry \"%s\"", name.c_str());
+    }
+  }
+  TRY(ex.Finish());
+  TRY(Drain(pl, tar.get()));
+  res.diff_id = pl.tar_hash.Digest();
+  res.digest = pl.blob_hash.Digest();
+  res.compressed_bytes = pl.blob_bytes;
+  res.uncompressed_bytes = pl.tar_bytes;
+  res.missing_trailer = ex.ended_without_trailer();
+  if (!opts.expected_diff_id.empty() && res.diff_id != opts.expected_diff_id)
+    return MakeError(0, "diff_id mismatch: the config says %s, the layer is %s",
+                     opts.expected_diff_id.c_str(), res.diff_id.c_str());
+  return res;
+}
+
+Result<UnpackResult> UnpackLayerFd(int src_fd, int dest_dirfd, const UnpackOptions& opts) {
+  ByteSource src = [src_fd](void* buf, size_t n) -> Result<size_t> {
+    for (;;) {
+      ssize_t r = ::read(src_fd, buf, n);
+      if (r >= 0) return static_cast<size_t>(r);
+      if (errno != EINTR) return Errno("read layer");
+    }
+  };
+  return UnpackLayer(src, dest_dirfd, opts);
+}
+
+}  // namespace skiff::image
