@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstring>
 
 namespace skiff::image::http {
@@ -38,7 +39,30 @@ struct Transfer {
   long status = -1;  // the final status, read at the first body byte
   int64_t body_pos = 0;
   bool started = false;
+  long stall_s = 0;
+  curl_off_t last_bytes = -1;
+  std::chrono::steady_clock::time_point last_change;
 };
+
+// curl's low-speed check averages over its speed window (about 5 s), so that a connection
+// which stops dead after a fast start is noticed only 5 s late; this notices it after
+// stall_s seconds without a byte either way.
+int OnProgress(void* user, curl_off_t, curl_off_t dlnow, curl_off_t, curl_off_t ulnow) {
+  auto* t = static_cast<Transfer*>(user);
+  auto now = std::chrono::steady_clock::now();
+  if (dlnow + ulnow != t->last_bytes) {
+    t->last_bytes = dlnow + ulnow;
+    t->last_change = now;
+    return 0;
+  }
+  if (t->stall_s > 0 && now - t->last_change > std::chrono::seconds(t->stall_s)) {
+    t->sink_error = MakeError(ETIMEDOUT, "%s %s: no data for %ld s", t->req->method.c_str(),
+                              t->req->url.c_str(), t->stall_s);
+    t->sink_failed = true;
+    return 1;
+  }
+  return 0;
+}
 
 size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
@@ -52,8 +76,10 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   std::string name = Lower(line.substr(0, colon));
   std::string value = Trim(line.substr(colon + 1));
   auto& slot = t->resp->headers[name];
-  if (slot.empty()) slot = value;
-  else slot += (name == "www-authenticate" ? "\n" : ", ") + value;
+  if (slot.empty())
+    slot = value;
+  else
+    slot += (name == "www-authenticate" ? "\n" : ", ") + value;
   return size * n;
 }
 
@@ -80,7 +106,8 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
   size_t cap = ok ? kMaxBody : kMaxErrorBody;
   if (t->resp->body.size() + len > cap) {
     if (ok) {
-      t->sink_error = MakeError(EFBIG, "%s: response body over %zu bytes", t->req->url.c_str(), cap);
+      t->sink_error =
+          MakeError(EFBIG, "%s: response body over %zu bytes", t->req->url.c_str(), cap);
       t->sink_failed = true;
       return CURL_WRITEFUNC_ERROR;
     }
@@ -189,8 +216,8 @@ void Client::Give(std::unique_ptr<Handle> h) {
 
 Result<Response> Client::Do(const Request& req) {
   std::unique_ptr<Handle> h = Take();
-  if (!h->curl) return MakeError(ENOMEM, "%s %s: curl_easy_init failed", req.method.c_str(),
-                                 req.url.c_str());
+  if (!h->curl)
+    return MakeError(ENOMEM, "%s %s: curl_easy_init failed", req.method.c_str(), req.url.c_str());
   CURL* c = h->curl;
   Response resp;
   Transfer t{.curl = c, .req = &req, .resp = &resp};
@@ -214,6 +241,11 @@ Result<Response> Client::Do(const Request& req) {
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+  t.stall_s = opts_.low_speed_time_s;
+  t.last_change = std::chrono::steady_clock::now();
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, OnProgress);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 
   bool has_body = req.body_fd >= 0 || !req.body.empty();
   int64_t body_len = req.body_fd >= 0 ? req.body_length : static_cast<int64_t>(req.body.size());

@@ -22,8 +22,10 @@ struct Options {
   // Verify the server's certificate (the default). False only for an insecure registry.
   bool tls_verify = true;
   long connect_timeout_s = 30;
-  // A transfer slower than low_speed_bytes per second for low_speed_time_s is aborted
-  // (ETIMEDOUT): a stalled connection, resumed by the caller with a Range request.
+  // A transfer slower than low_speed_bytes per second for low_speed_time_s, or one that
+  // moves no byte for low_speed_time_s, is aborted (ETIMEDOUT): a stalled connection, which
+  // the caller resumes with a Range request. This also bounds how long a server may think
+  // before it answers.
   long low_speed_bytes = 1024;
   long low_speed_time_s = 30;
   std::string user_agent = "skiff/0.1";
