@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "base/file.h"
@@ -157,8 +157,8 @@ Result<std::optional<Credential>> FindCredential(const std::string& text,
     if (!entry.is_object()) return MakeError(0, "auths.%s: expected an object", key.c_str());
     Credential c;
     if (entry.contains("auth") && entry["auth"].is_string()) {
-      std::string plain = TRY(Base64Decode(entry["auth"].get<std::string>()).Wrap(
-          StrFormat("auths.%s.auth", key.c_str())));
+      std::string plain = TRY(Base64Decode(entry["auth"].get<std::string>())
+                                  .Wrap(StrFormat("auths.%s.auth", key.c_str())));
       size_t colon = plain.find(':');
       if (colon == std::string::npos) {
         return MakeError(0, "auths.%s.auth: expected base64 of user:password", key.c_str());
@@ -211,8 +211,10 @@ Status SaveCredential(const std::string& file, const std::string& registry, cons
   json j = TRY(LoadAuthFile(file));
   std::string want = NormalHost(registry);
   for (auto it = j["auths"].begin(); it != j["auths"].end();) {
-    if (NormalHost(it.key()) == want) it = j["auths"].erase(it);
-    else ++it;
+    if (NormalHost(it.key()) == want)
+      it = j["auths"].erase(it);
+    else
+      ++it;
   }
   j["auths"][want] = {{"auth", Base64Encode(c.username + ":" + c.password)}};
   std::string dir = file.substr(0, file.rfind('/'));
@@ -337,8 +339,8 @@ Error Authenticator::Refused(const std::string& what, const http::Response& resp
   }
   std::string who = cred_ ? StrFormat("%s refused the credentials of user \"%s\"",
                                       registry_.c_str(), cred_->username.c_str())
-                          : StrFormat("%s wants credentials (skiff login %s)",
-                                      registry_.c_str(), registry_.c_str());
+                          : StrFormat("%s wants credentials (skiff login %s)", registry_.c_str(),
+                                      registry_.c_str());
   return MakeError(EACCES, "authentication required: %s%s%s (%s, HTTP %ld)", who.c_str(),
                    why.empty() ? "" : ": ", why.c_str(), what.c_str(), resp.status);
 }

@@ -41,8 +41,8 @@ ProgressRenderer::ProgressRenderer(FILE* out) : out_(out), tty_(::isatty(fileno(
 
 void ProgressRenderer::Update(const std::string& digest, int64_t done, int64_t total) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = std::find_if(rows_.begin(), rows_.end(),
-                         [&](const Row& r) { return r.digest == digest; });
+  auto it =
+      std::find_if(rows_.begin(), rows_.end(), [&](const Row& r) { return r.digest == digest; });
   if (it == rows_.end()) {
     rows_.push_back(Row{.digest = digest});
     it = rows_.end() - 1;

@@ -44,7 +44,8 @@ Result<PullResult> Pull(Store& store, const std::string& text, const PullOptions
       return MakeError(0, "manifest %s: a manifest list inside a manifest list", m.digest.c_str());
   }
   const oci::Manifest& man = doc.manifest;
-  out.manifest = Descriptor{.media_type = man.media_type, .digest = m.digest,
+  out.manifest = Descriptor{.media_type = man.media_type,
+                            .digest = m.digest,
                             .size = static_cast<int64_t>(m.bytes.size())};
   for (const auto& l : man.layers) {
     TRY(oci::LayerMediaCompression(l.media_type).Wrap("layer " + l.digest));
@@ -71,8 +72,8 @@ Result<PullResult> Pull(Store& store, const std::string& text, const PullOptions
       size_t i = next++;
       if (i >= man.layers.size()) return;
       const Descriptor& d = man.layers[i];
-      http::Sink user_tee = opts.layer_tee && !store.HasBlob(d.digest) ? opts.layer_tee(d, i)
-                                                                        : http::Sink();
+      http::Sink user_tee =
+          opts.layer_tee && !store.HasBlob(d.digest) ? opts.layer_tee(d, i) : http::Sink();
       http::Sink tee = [&, user_tee](const char* p, size_t n) -> Status {
         if (failed) return MakeError(ECANCELED, "blob %s: another layer failed", d.digest.c_str());
         return user_tee ? user_tee(p, n) : Ok();
@@ -96,6 +97,8 @@ Result<PullResult> Pull(Store& store, const std::string& text, const PullOptions
   std::vector<std::thread> threads;
   for (int i = 0; i < n; ++i) threads.emplace_back(worker);
   for (auto& t : threads) t.join();
+  out.retries = reg->stats().retries;
+  out.resumes = reg->stats().resumes;
   if (failed) return first;
 
   TRY(store.PutBlob(m.bytes, m.digest));

@@ -36,6 +36,7 @@ struct PullResult {
   std::string config_digest;
   int layers_fetched = 0, layers_present = 0;
   int64_t bytes_fetched = 0;
+  int retries = 0, resumes = 0;  // what the network cost: 5xx/429/connection retries, Range resumes
 };
 
 // Errors read as one line: "blob sha256:ab12...: digest mismatch (got ...)",

@@ -89,8 +89,7 @@ Result<int64_t> ResumeSkip(long status, const std::string& content_range, int64_
   if (status != 206) return MakeError(0, "resume at byte %lld: HTTP %ld", (long long)have, status);
   // "bytes 1000-4999/5000"
   long long start = -1;
-  if (std::sscanf(content_range.c_str(), "bytes %lld-", &start) != 1 || start < 0 ||
-      start > have) {
+  if (std::sscanf(content_range.c_str(), "bytes %lld-", &start) != 1 || start < 0 || start > have) {
     return MakeError(0, "resume at byte %lld: bad Content-Range \"%s\"", (long long)have,
                      content_range.c_str());
   }
@@ -274,8 +273,9 @@ Status Registry::FetchBlob(const Descriptor& d, BlobWriter* w, const ProgressFn&
     }
     long st = resp->status;
     if (st == 401) return auth_->Refused(what, *resp);
-    if (st == 404) return MakeError(ENOENT, "%s: not found in %s/%s", what.c_str(),
-                                    domain_.c_str(), repo_.c_str());
+    if (st == 404)
+      return MakeError(ENOENT, "%s: not found in %s/%s", what.c_str(), domain_.c_str(),
+                       repo_.c_str());
     if (st == 200 || st == 206) {
       if (d.size > 0 && w->written() < d.size) {
         // The server ended the body early without curl noticing (no Content-Length).
@@ -323,7 +323,7 @@ Status Registry::UploadBlob(const Store& store, const Descriptor& d, const std::
   std::string path = store.BlobPath(d.digest);
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return Errno("%s: open %s", what.c_str(), path.c_str());
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd.get(), &st) < 0) return Errno("%s: stat %s", what.c_str(), path.c_str());
   int64_t size = st.st_size;
   ++stats_.uploads;
@@ -334,10 +334,13 @@ Status Registry::UploadBlob(const Store& store, const Descriptor& d, const std::
     // Chunked: PATCH each piece with its Content-Range, following the new Location each time.
     for (; off < size; off += chunk) {
       int64_t len = std::min(chunk, size - off);
-      http::Request patch{.method = "PATCH", .url = UploadUrl(base_, loc, ""),
-                          .headers = {ctype, StrFormat("Content-Range: %lld-%lld",
-                                                       (long long)off, (long long)(off + len - 1))},
-                          .body_fd = fd.get(), .body_offset = off, .body_length = len};
+      http::Request patch{.method = "PATCH",
+                          .url = UploadUrl(base_, loc, ""),
+                          .headers = {ctype, StrFormat("Content-Range: %lld-%lld", (long long)off,
+                                                       (long long)(off + len - 1))},
+                          .body_fd = fd.get(),
+                          .body_offset = off,
+                          .body_length = len};
       http::Response pr = TRY(Send(patch, Scopes()).Wrap(what));
       if (pr.status != 202) return Unexpected(what + " (PATCH)", pr);
       if (!pr.Header("location").empty()) loc = pr.Header("location");
@@ -345,8 +348,8 @@ Status Registry::UploadBlob(const Store& store, const Descriptor& d, const std::
       if (progress) progress(d.digest, off + len, size);
     }
   }
-  http::Request put{.method = "PUT", .url = UploadUrl(base_, loc, "digest=" + d.digest),
-                    .headers = {ctype}};
+  http::Request put{
+      .method = "PUT", .url = UploadUrl(base_, loc, "digest=" + d.digest), .headers = {ctype}};
   if (off < size) {
     put.body_fd = fd.get();
     put.body_offset = off;
@@ -380,10 +383,12 @@ Status Logout(const std::string& registry, const std::string& file) {
 
 Result<std::string> Registry::PutManifest(const std::string& ref, const std::string& bytes,
                                           const std::string& media_type) {
-  std::string what = StrFormat("put manifest %s/%s:%s", domain_.c_str(), repo_.c_str(),
-                               ref.c_str());
-  http::Request put{.method = "PUT", .url = Url("/manifests/" + ref),
-                    .headers = {"Content-Type: " + media_type}, .body = bytes};
+  std::string what =
+      StrFormat("put manifest %s/%s:%s", domain_.c_str(), repo_.c_str(), ref.c_str());
+  http::Request put{.method = "PUT",
+                    .url = Url("/manifests/" + ref),
+                    .headers = {"Content-Type: " + media_type},
+                    .body = bytes};
   http::Response r = TRY(Send(put, Scopes()).Wrap(what));
   if (r.status != 201 && r.status != 200) return Unexpected(what, r);
   return Sha256Digest(bytes);

@@ -32,9 +32,9 @@ struct RegistryOptions {
   std::string skiff_root;
   std::vector<std::string> auth_files;
   http::Options http;
-  int max_tries = 4;      // per request, for 5xx, 429 and connections that fail
-  int backoff_ms = 250;   // the first retry's delay; doubles each time (at most 8 s)
-  int64_t chunk_size = 0; // > 0: upload blobs in PATCH chunks of this size
+  int max_tries = 4;       // per request, for 5xx, 429 and connections that fail
+  int backoff_ms = 250;    // the first retry's delay; doubles each time (at most 8 s)
+  int64_t chunk_size = 0;  // > 0: upload blobs in PATCH chunks of this size
 };
 
 // Whether host is insecure by the options (see RegistryOptions::insecure_registries).

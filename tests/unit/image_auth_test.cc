@@ -1,9 +1,8 @@
-#include "image/auth.h"
-
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include "base/file.h"
+#include "image/auth.h"
 
 namespace skiff::image {
 namespace {
@@ -21,7 +20,8 @@ TEST(WwwAuthenticate, BearerWithQuotedCommas) {
 }
 
 TEST(WwwAuthenticate, BasicAndSeveralChallenges) {
-  auto c = ParseWwwAuthenticate("Basic realm=\"Registry Realm\"\nBearer realm=x, Service = \"a\\\"b\"");
+  auto c =
+      ParseWwwAuthenticate("Basic realm=\"Registry Realm\"\nBearer realm=x, Service = \"a\\\"b\"");
   ASSERT_TRUE(c.ok()) << c.error().Message();
   ASSERT_EQ(c->size(), 2u);
   EXPECT_EQ((*c)[0].scheme, "basic");
@@ -92,9 +92,10 @@ TEST_F(AuthFileTest, LoginLogoutAndLookupOrder) {
   ASSERT_TRUE(SaveCredential(mine, "127.0.0.1:5001", {"u", "p2"}).ok());  // replaces
   ASSERT_TRUE(SaveCredential(mine, "other:1", {"o", "q"}).ok());
   ASSERT_TRUE(MkdirAll(dir_ + "/docker").ok());
-  ASSERT_TRUE(WriteFileAtomic(dir_ + "/docker/config.json",
-                        R"({"auths":{"127.0.0.1:5001":{"auth":"ZDpk"},"x:2":{"auth":"ZDpk"}}})")
-                  .ok());
+  ASSERT_TRUE(
+      WriteFileAtomic(dir_ + "/docker/config.json",
+                      R"({"auths":{"127.0.0.1:5001":{"auth":"ZDpk"},"x:2":{"auth":"ZDpk"}}})")
+          .ok());
   ::setenv("DOCKER_CONFIG", (dir_ + "/docker").c_str(), 1);
   auto files = AuthFiles(dir_ + "/root");
   ASSERT_EQ(files.size(), 2u);

@@ -1,8 +1,7 @@
-#include "image/registry.h"
-
 #include <gtest/gtest.h>
 
 #include "image/progress.h"
+#include "image/registry.h"
 
 namespace skiff::image {
 namespace {
@@ -29,7 +28,7 @@ TEST(RetryDelay, BackoffAndLimits) {
 TEST(ResumeSkip, RangeAnswers) {
   EXPECT_EQ(*ResumeSkip(206, "bytes 1000-4999/5000", 1000), 0);
   EXPECT_EQ(*ResumeSkip(206, "bytes 900-4999/5000", 1000), 100);  // overlap is dropped
-  EXPECT_EQ(*ResumeSkip(200, "", 1000), 1000);                     // Range ignored
+  EXPECT_EQ(*ResumeSkip(200, "", 1000), 1000);                    // Range ignored
   EXPECT_EQ(*ResumeSkip(200, "", 0), 0);
   EXPECT_FALSE(ResumeSkip(206, "bytes 1001-4999/5000", 1000).ok());  // a gap
   EXPECT_FALSE(ResumeSkip(206, "junk", 1000).ok());
