@@ -269,7 +269,7 @@ std::string TokenUrl(const Challenge& bearer, const std::vector<std::string>& sc
 }
 
 bool IsAuthError(const Error& e) {
-  return e.code == EACCES && e.msg.find("authentication required") != std::string::npos;
+  return e.code == 0 && e.msg.find("authentication required: ") != std::string::npos;
 }
 
 Status Authenticator::SetChallenge(const std::string& www_authenticate) {
@@ -341,8 +341,11 @@ Error Authenticator::Refused(const std::string& what, const http::Response& resp
                                       registry_.c_str(), cred_->username.c_str())
                           : StrFormat("%s wants credentials (skiff login %s)", registry_.c_str(),
                                       registry_.c_str());
-  return MakeError(EACCES, "authentication required: %s%s%s (%s, HTTP %ld)", who.c_str(),
-                   why.empty() ? "" : ": ", why.c_str(), what.c_str(), resp.status);
+  // distribution says "authentication required" itself: no need to say it twice.
+  if (why == "authentication required" || why == "unauthorized") why.clear();
+  (void)what;
+  return MakeError(0, "authentication required: %s%s%s", who.c_str(), why.empty() ? "" : ": ",
+                   why.c_str());
 }
 
 }  // namespace skiff::image

@@ -63,8 +63,9 @@ Result<Token> ParseTokenResponse(const std::string& body,
 // realm?service=..&scope=..&scope=.. with the values URL-encoded.
 std::string TokenUrl(const Challenge& bearer, const std::vector<std::string>& scopes);
 
-// A 401 with these is a refusal, not something to retry: the code is EACCES and the message
-// starts with "authentication required".
+// A 401 is a refusal, not something to retry: "authentication required: HOST refused the
+// credentials of user \"u\"" or "...: HOST wants credentials (skiff login HOST)". Whether e is
+// one (also when wrapped).
 bool IsAuthError(const Error& e);
 
 // The Authorization header for one registry, thread-safe. Learns the scheme from the
@@ -79,7 +80,8 @@ class Authenticator {
   Status SetChallenge(const std::string& www_authenticate);
   // "Authorization: ..." or "" when the registry asked for nothing.
   Result<std::string> Header(const std::vector<std::string>& scopes);
-  // The error for a 401 on a request sent with Header(): names whether credentials were sent.
+  // The error for a 401 on a request sent with Header(): names whether credentials were sent,
+  // with the registry's own words when they add anything.
   Error Refused(const std::string& what, const http::Response& resp) const;
   bool has_credential() const { return cred_.has_value(); }
   int tokens_fetched() const { return tokens_fetched_; }

@@ -210,8 +210,14 @@ Result<FetchedManifest> Registry::GetManifest(const std::string& ref) {
   std::string what = StrFormat("manifest %s/%s%s%s", domain_.c_str(), repo_.c_str(),
                                ref.rfind("sha256:", 0) == 0 ? "@" : ":", ref.c_str());
   http::Request req{.url = Url("/manifests/" + ref), .headers = {kManifestAccept}};
-  http::Response resp = TRY(Send(req, Scopes()).Wrap(what));
-  if (resp.status == 404) return MakeError(ENOENT, "%s: not found", what.c_str());
+  auto sent = Send(req, Scopes());
+  if (!sent) {
+    // "authentication required: ..." reads best alone, after the CLI's "pull REF: ".
+    if (IsAuthError(sent.error())) return std::move(sent).error();
+    return std::move(sent).error().Wrap(what);
+  }
+  http::Response resp = std::move(sent).value();
+  if (resp.status == 404) return MakeError(0, "%s: not found", what.c_str());
   if (resp.status != 200) return Unexpected(what, resp);
   FetchedManifest m{.bytes = std::move(resp.body), .media_type = resp.Header("content-type")};
   m.digest = Sha256Digest(m.bytes);
@@ -274,8 +280,7 @@ Status Registry::FetchBlob(const Descriptor& d, BlobWriter* w, const ProgressFn&
     long st = resp->status;
     if (st == 401) return auth_->Refused(what, *resp);
     if (st == 404)
-      return MakeError(ENOENT, "%s: not found in %s/%s", what.c_str(), domain_.c_str(),
-                       repo_.c_str());
+      return MakeError(0, "%s: not found in %s/%s", what.c_str(), domain_.c_str(), repo_.c_str());
     if (st == 200 || st == 206) {
       if (d.size > 0 && w->written() < d.size) {
         // The server ended the body early without curl noticing (no Content-Length).
