@@ -18,6 +18,7 @@
 #include <random>
 
 #include "base/digest.h"
+#include "image/auth.h"
 #include "image/store.h"
 
 namespace skiff::itest {
@@ -184,6 +185,32 @@ void FaultProxy::Arm(Fault f, size_t after, const std::string& match) {
   fault_ = static_cast<int>(f);
 }
 
+void FaultProxy::RequireBearer(const std::string& user, const std::string& pass) {
+  bearer_cred_ = image::Base64Encode(user + ":" + pass);
+}
+
+std::string FaultProxy::BearerGate(const std::string& request) {
+  auto reply = [](const std::string& status, const std::string& headers, const std::string& body) {
+    return "HTTP/1.1 " + status + "\r\n" + headers +
+           "Content-Length: " + std::to_string(body.size()) +
+           "\r\nContent-Type: application/json\r\n\r\n" + body;
+  };
+  if (request.rfind("GET /token", 0) == 0) {
+    if (request.find("Authorization: Basic " + bearer_cred_ + "\r\n") == std::string::npos) {
+      return reply("401 Unauthorized", "", R"({"details":"bad credentials"})");
+    }
+    if (request.find("scope=repository%3Ax%3Apull") == std::string::npos) {
+      return reply("403 Forbidden", "", R"({"details":"bad scope"})");
+    }
+    return reply("200 OK", "", R"({"token":"tok-good","expires_in":300})");
+  }
+  if (request.find("Authorization: Bearer tok-good\r\n") != std::string::npos) return "";
+  return reply("401 Unauthorized",
+               "WWW-Authenticate: Bearer realm=\"http://" + host() +
+                   "/token\",service=\"skiff-test\",scope=\"repository:x:pull\"\r\n",
+               R"({"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]})");
+}
+
 int FaultProxy::Count(const std::string& kind) {
   std::lock_guard<std::mutex> lock(mu_);
   return static_cast<int>(std::count(seen_.begin(), seen_.end(), kind));
@@ -225,15 +252,23 @@ void FaultProxy::Serve(int client) {
           size_t sp = chunk.find(' ', at + std::strlen(m));
           std::string path = chunk.substr(at + std::strlen(m), sp - at - std::strlen(m));
           std::string meth(m, std::strlen(m) - 1);
-          std::string kind = path.find("/blobs/uploads") != std::string::npos ? "upload"
-                             : path.find("/blobs/") != std::string::npos      ? "blob"
-                             : path.find("/manifests/") != std::string::npos  ? "manifest"
-                                                                              : "other";
+          std::string kind = path.rfind("/token", 0) == 0                       ? "token"
+                             : path.find("/blobs/uploads") != std::string::npos ? "upload"
+                             : path.find("/blobs/") != std::string::npos        ? "blob"
+                             : path.find("/manifests/") != std::string::npos    ? "manifest"
+                                                                                : "other";
           std::lock_guard<std::mutex> lock(mu_);
           seen_.push_back(meth + " " + kind);
           saw_request = true;
           blob_get = meth == "GET" && kind == "blob" &&
                      (match_.empty() || path.find(match_) != std::string::npos);
+        }
+      }
+      if (saw_request && !bearer_cred_.empty()) {
+        std::string answer = BearerGate(chunk);
+        if (!answer.empty()) {
+          if (!WriteAll(client, answer.data(), answer.size())) break;
+          continue;  // answered here: the token server, or a 401 for want of a token
         }
       }
       if (saw_request) {

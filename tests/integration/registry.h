@@ -60,6 +60,10 @@ class FaultProxy {
   // after `after` bytes until the client gives up; k503: answer 503 instead of forwarding.
   // match, when given, limits the fault to a blob whose path contains it (a digest).
   void Arm(Fault f, size_t after = 0, const std::string& match = "");
+  // From now on answer as a registry with token auth (distribution's token spec): requests
+  // without "Bearer tok-good" get a 401 with a Bearer challenge whose realm is this proxy's
+  // /token, which hands out tok-good for Basic user:pass and the scope repository:x:pull.
+  void RequireBearer(const std::string& user, const std::string& pass);
   bool fired() const { return fired_; }
   int port() const { return port_; }
   std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
@@ -69,6 +73,8 @@ class FaultProxy {
  private:
   void AcceptLoop();
   void Serve(int client);
+  // The answer to a request in Bearer mode, "" to forward it.
+  std::string BearerGate(const std::string& request);
 
   int listen_fd_ = -1, port_ = 0, target_ = 0;
   std::atomic<bool> stop_{false};
@@ -80,7 +86,8 @@ class FaultProxy {
   std::vector<std::thread> conns_;
   std::vector<int> open_fds_;
   std::vector<std::string> seen_;
-  std::string match_;  // under mu_
+  std::string match_;        // under mu_
+  std::string bearer_cred_;  // base64(user:pass); set before the pull starts
 };
 
 struct TestLayer {
