@@ -1,0 +1,109 @@
+#include "image/pull.h"
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "image/reference.h"
+
+namespace skiff::image {
+
+namespace {
+
+// Fetches one blob into the store unless it is there. Returns whether it was fetched.
+Result<bool> FetchIntoStore(Registry& reg, Store& store, const Descriptor& d,
+                            const ProgressFn& progress, const http::Sink& tee) {
+  if (store.HasBlob(d.digest)) {
+    if (progress) progress(d.digest, d.size, d.size);
+    return false;
+  }
+  BlobWriter w = TRY(store.NewBlob());
+  TRY(reg.FetchBlob(d, &w, progress, tee));
+  // Two pulls of one image may both get here: each renames its own verified temp file
+  // over the same name, and either copy is the blob.
+  TRY(w.Commit(d.digest));
+  return true;
+}
+
+}  // namespace
+
+Result<PullResult> Pull(Store& store, const std::string& text, const PullOptions& opts) {
+  Reference ref = TRY(ParseReference(text));
+  auto reg = TRY(Registry::Open(ref.domain, ref.path, opts.registry));
+  PullResult out{.ref = ref.String()};
+
+  FetchedManifest m = TRY(reg->GetManifest(ref.digest.empty() ? ref.tag : ref.digest));
+  oci::ManifestDoc doc = TRY(oci::ParseManifestDoc(m.bytes, m.media_type));
+  if (doc.is_index) {
+    out.index_digest = m.digest;
+    Descriptor want = TRY(oci::SelectPlatform(doc.index, opts.platform));
+    m = TRY(reg->GetManifest(want.digest));
+    doc = TRY(oci::ParseManifestDoc(m.bytes, m.media_type));
+    if (doc.is_index)
+      return MakeError(0, "manifest %s: a manifest list inside a manifest list", m.digest.c_str());
+  }
+  const oci::Manifest& man = doc.manifest;
+  out.manifest = Descriptor{.media_type = man.media_type,
+                            .digest = m.digest,
+                            .size = static_cast<int64_t>(m.bytes.size())};
+  for (const auto& l : man.layers) {
+    TRY(oci::LayerMediaCompression(l.media_type).Wrap("layer " + l.digest));
+  }
+
+  // The config first: small, and it says whether the layers are worth fetching.
+  bool config_fetched = TRY(FetchIntoStore(*reg, store, man.config, nullptr, nullptr));
+  (void)config_fetched;
+  std::string cfg_text = TRY(store.ReadBlob(man.config.digest));
+  oci::ImageConfig cfg = TRY(oci::ParseImageConfig(cfg_text).Wrap("config " + man.config.digest));
+  if (cfg.diff_ids.size() != man.layers.size()) {
+    return MakeError(0, "config %s: %zu diff_ids for %zu layers", man.config.digest.c_str(),
+                     cfg.diff_ids.size(), man.layers.size());
+  }
+  out.config_digest = man.config.digest;
+
+  // Layers, `parallel` at a time; the first error stops the others at their next byte.
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex mu;
+  Error first;
+  auto worker = [&] {
+    while (!failed) {
+      size_t i = next++;
+      if (i >= man.layers.size()) return;
+      const Descriptor& d = man.layers[i];
+      http::Sink user_tee =
+          opts.layer_tee && !store.HasBlob(d.digest) ? opts.layer_tee(d, i) : http::Sink();
+      http::Sink tee = [&, user_tee](const char* p, size_t n) -> Status {
+        if (failed) return MakeError(ECANCELED, "blob %s: another layer failed", d.digest.c_str());
+        return user_tee ? user_tee(p, n) : Ok();
+      };
+      Result<bool> got = FetchIntoStore(*reg, store, d, opts.progress, tee);
+      Status s = got ? (opts.on_layer ? opts.on_layer(d, i) : Ok()) : Status(got.error());
+      std::lock_guard<std::mutex> lock(mu);
+      if (!s) {
+        if (!failed.exchange(true)) first = std::move(s).error();
+        return;
+      }
+      if (*got) {
+        ++out.layers_fetched;
+        out.bytes_fetched += d.size;
+      } else {
+        ++out.layers_present;
+      }
+    }
+  };
+  int n = std::max(1, std::min<int>(opts.parallel, static_cast<int>(man.layers.size())));
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  out.retries = reg->stats().retries;
+  out.resumes = reg->stats().resumes;
+  if (failed) return first;
+
+  TRY(store.PutBlob(m.bytes, m.digest));
+  TRY(store.SetRef(out.ref, out.manifest));
+  return out;
+}
+
+}  // namespace skiff::image

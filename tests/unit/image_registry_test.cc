@@ -1,0 +1,90 @@
+#include <gtest/gtest.h>
+
+#include "image/progress.h"
+#include "image/registry.h"
+
+namespace skiff::image {
+namespace {
+
+using std::chrono::milliseconds;
+
+TEST(RetryDelay, BackoffAndLimits) {
+  EXPECT_EQ(RetryDelay(4, 100, 1, 0, 503, ""), milliseconds(100));
+  EXPECT_EQ(RetryDelay(4, 100, 2, 0, 500, ""), milliseconds(200));
+  EXPECT_EQ(RetryDelay(4, 100, 3, 0, 429, ""), milliseconds(400));
+  EXPECT_EQ(RetryDelay(4, 100, 4, 0, 503, ""), std::nullopt);  // out of tries
+  EXPECT_EQ(RetryDelay(4, 100, 1, 0, 404, ""), std::nullopt);
+  EXPECT_EQ(RetryDelay(4, 100, 1, 0, 401, ""), std::nullopt);  // never retry a refusal
+  EXPECT_EQ(RetryDelay(4, 100, 1, 0, 501, ""), std::nullopt);
+  EXPECT_EQ(RetryDelay(4, 100, 1, 0, 429, "2"), milliseconds(2000));
+  EXPECT_EQ(RetryDelay(4, 100, 1, 0, 429, "3600"), milliseconds(30000));
+  EXPECT_EQ(RetryDelay(4, 100, 1, 0, 429, "soon"), milliseconds(100));
+  EXPECT_EQ(RetryDelay(20, 1000, 10, 0, 503, ""), milliseconds(8000));
+  EXPECT_EQ(RetryDelay(4, 100, 1, ECONNRESET, 0, ""), milliseconds(100));
+  EXPECT_EQ(RetryDelay(4, 100, 1, ETIMEDOUT, 0, ""), milliseconds(100));
+  EXPECT_EQ(RetryDelay(4, 100, 1, EPROTO, 0, ""), std::nullopt);  // TLS: not transient
+}
+
+TEST(ResumeSkip, RangeAnswers) {
+  EXPECT_EQ(*ResumeSkip(206, "bytes 1000-4999/5000", 1000), 0);
+  EXPECT_EQ(*ResumeSkip(206, "bytes 900-4999/5000", 1000), 100);  // overlap is dropped
+  EXPECT_EQ(*ResumeSkip(200, "", 1000), 1000);                    // Range ignored
+  EXPECT_EQ(*ResumeSkip(200, "", 0), 0);
+  EXPECT_FALSE(ResumeSkip(206, "bytes 1001-4999/5000", 1000).ok());  // a gap
+  EXPECT_FALSE(ResumeSkip(206, "junk", 1000).ok());
+  EXPECT_FALSE(ResumeSkip(416, "", 1000).ok());
+}
+
+TEST(UploadUrl, RelativeAbsoluteAndQuery) {
+  EXPECT_EQ(UploadUrl("http://h:1", "/v2/x/blobs/uploads/u?_state=s", "digest=sha256:1"),
+            "http://h:1/v2/x/blobs/uploads/u?_state=s&digest=sha256:1");
+  EXPECT_EQ(UploadUrl("http://h:1", "https://s3/up", "digest=d"), "https://s3/up?digest=d");
+  EXPECT_EQ(UploadUrl("http://h:1", "/v2/x/u", ""), "http://h:1/v2/x/u");
+}
+
+TEST(Insecure, LoopbackAndList) {
+  RegistryOptions o;
+  EXPECT_TRUE(IsInsecureRegistry("127.0.0.1:5000", o));
+  EXPECT_TRUE(IsInsecureRegistry("127.3.4.5", o));
+  EXPECT_TRUE(IsInsecureRegistry("localhost:5000", o));
+  EXPECT_TRUE(IsInsecureRegistry("[::1]:5000", o));
+  EXPECT_FALSE(IsInsecureRegistry("docker.io", o));
+  EXPECT_FALSE(IsInsecureRegistry("128.0.0.1:5000", o));
+  o.insecure_registries = {"reg.lan"};
+  EXPECT_TRUE(IsInsecureRegistry("reg.lan:5000", o));
+  EXPECT_TRUE(IsInsecureRegistry("reg.lan", o));
+  o.insecure_registries = {"reg.lan:5000"};
+  EXPECT_FALSE(IsInsecureRegistry("reg.lan:6000", o));
+  o.tls_verify = false;
+  EXPECT_TRUE(IsInsecureRegistry("docker.io", o));
+}
+
+TEST(Progress, Lines) {
+  std::string d = "sha256:ab12cd34ef5678901234567890123456789012345678901234567890abcd";
+  EXPECT_EQ(ShortDigest(d), "sha256:ab12cd34ef56");
+  EXPECT_EQ(HumanBytes(999), "999 B");
+  EXPECT_EQ(HumanBytes(1234567), "1.2 MB");
+  EXPECT_EQ(ProgressLine(d, 10, 10), "sha256:ab12cd34ef56: done (10 B)");
+  EXPECT_EQ(ProgressLine(d, 5, 10),
+            "sha256:ab12cd34ef56: [===============>              ] 5 B/10 B");
+}
+
+TEST(Progress, PlainRendererPrintsDoneOnce) {
+  char* buf = nullptr;
+  size_t len = 0;
+  FILE* f = open_memstream(&buf, &len);
+  {
+    ProgressRenderer r(f, false);
+    r.Update("sha256:aa", 1, 2);
+    r.Update("sha256:aa", 2, 2);
+    r.Update("sha256:aa", 2, 2);
+    r.Update("sha256:bb", 3, 3);
+    r.Finish();
+  }
+  std::fclose(f);
+  EXPECT_EQ(std::string(buf, len), "sha256:aa: done (2 B)\nsha256:bb: done (3 B)\n");
+  free(buf);
+}
+
+}  // namespace
+}  // namespace skiff::image
