@@ -97,6 +97,24 @@ Result<FileLock> LockStore(const std::string& dir) {
 
 const char* StatusName(ContainerStatus s) { return NameOf(kStatusNames, s); }
 
+RecordConfig MakeRecordConfig(const oci::ImageConfig& image, const RunOptions& opts,
+                              const oci::Spec& spec) {
+  RecordConfig c;
+  if (spec.process) c.args = spec.process->args;
+  c.hostname = spec.hostname;
+  c.user = opts.user.empty() ? image.config.user : opts.user;
+  c.tty = opts.tty;
+  c.interactive = opts.interactive;
+  c.detach = opts.detach;
+  c.auto_remove = opts.auto_remove;
+  c.restart = opts.restart;
+  c.stop_signal = opts.stop_signal.empty() ? image.config.stop_signal : opts.stop_signal;
+  c.stop_timeout = opts.stop_timeout.value_or(10);
+  c.network = opts.network;
+  c.isolation = opts.isolation;
+  return c;
+}
+
 std::string FormatRfc3339Nano(int64_t seconds, long nanos) {
   time_t t = static_cast<time_t>(seconds);
   struct tm tm;

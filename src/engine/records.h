@@ -15,6 +15,8 @@
 
 #include "base/error.h"
 #include "engine/run_options.h"
+#include "oci/image_spec.h"
+#include "oci/spec.h"
 
 namespace skiff::engine {
 
@@ -54,6 +56,12 @@ struct ContainerRecord {
   int restart_count = 0;
   pid_t monitor_pid = 0;
 };
+
+// The record's config for a request and the spec generated for it: the spec's args and
+// hostname, the user as asked (-u, else the image's User), the stop signal (--stop-signal,
+// else the image's StopSignal, else "" = SIGTERM) and timeout (default 10 s).
+RecordConfig MakeRecordConfig(const oci::ImageConfig& image, const RunOptions& opts,
+                              const oci::Spec& spec);
 
 inline constexpr const char* kZeroTime = "0001-01-01T00:00:00Z";  // Go's zero time.Time
 

@@ -101,6 +101,36 @@ TEST(EngineRecordJson, RoundTrip) {
   EXPECT_FALSE(ParseRecord("{\"Id\":\"x\"}").ok());
 }
 
+TEST(EngineRecordConfig, FromRequestAndSpec) {
+  oci::ImageConfig image;
+  image.config.user = "app";
+  image.config.stop_signal = "SIGQUIT";
+  RunOptions o;
+  o.tty = true;
+  o.auto_remove = true;
+  o.network = NetworkMode::kNone;
+  oci::Spec spec;
+  spec.hostname = "h";
+  spec.process.emplace();
+  spec.process->args = {"nginx"};
+  RecordConfig c = MakeRecordConfig(image, o, spec);
+  EXPECT_EQ(c.args, (std::vector<std::string>{"nginx"}));
+  EXPECT_EQ(c.hostname, "h");
+  EXPECT_EQ(c.user, "app");
+  EXPECT_EQ(c.stop_signal, "SIGQUIT");
+  EXPECT_EQ(c.stop_timeout, 10);
+  EXPECT_TRUE(c.tty);
+  EXPECT_TRUE(c.auto_remove);
+  EXPECT_EQ(c.network, NetworkMode::kNone);
+  o.user = "0:0";
+  o.stop_signal = "SIGINT";
+  o.stop_timeout = 3;
+  c = MakeRecordConfig(image, o, spec);
+  EXPECT_EQ(c.user, "0:0");
+  EXPECT_EQ(c.stop_signal, "SIGINT");
+  EXPECT_EQ(c.stop_timeout, 3);
+}
+
 TEST_F(EngineRecords, CreateAndLookup) {
   RecordStore s = Store();
   auto a = s.Create(Make("web"));
