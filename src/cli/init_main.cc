@@ -30,8 +30,15 @@ void Die(const char* what, int err) {
 // queued) and the terminal stop signals, which tini leaves alone too.
 bool Synchronous(int sig) {
   switch (sig) {
-    case SIGFPE: case SIGILL: case SIGSEGV: case SIGBUS: case SIGABRT: case SIGTRAP:
-    case SIGSYS: case SIGTTIN: case SIGTTOU:
+    case SIGFPE:
+    case SIGILL:
+    case SIGSEGV:
+    case SIGBUS:
+    case SIGABRT:
+    case SIGTRAP:
+    case SIGSYS:
+    case SIGTTIN:
+    case SIGTTOU:
       return true;
     default:
       return false;
@@ -76,7 +83,8 @@ int main(int argc, char** argv) {
       group = true;
       continue;
     }
-    fprintf(stderr, "skiff-init: unknown option %s\nusage: skiff-init [-g] [--] PROGRAM [ARGS...]\n",
+    fprintf(stderr,
+            "skiff-init: unknown option %s\nusage: skiff-init [-g] [--] PROGRAM [ARGS...]\n",
             argv[i]);
     return 2;
   }

@@ -13,9 +13,12 @@ namespace {
 
 const char* TypeName(MountKind k) {
   switch (k) {
-    case MountKind::kBind: return "bind";
-    case MountKind::kVolume: return "volume";
-    case MountKind::kTmpfs: return "tmpfs";
+    case MountKind::kBind:
+      return "bind";
+    case MountKind::kVolume:
+      return "volume";
+    case MountKind::kTmpfs:
+      return "tmpfs";
   }
   return "";
 }
@@ -29,8 +32,8 @@ std::vector<std::string> Split(std::string_view s, char sep) {
   size_t start = 0;
   while (true) {
     size_t i = s.find(sep, start);
-    out.emplace_back(s.substr(start, i == std::string_view::npos ? std::string_view::npos
-                                                                 : i - start));
+    out.emplace_back(
+        s.substr(start, i == std::string_view::npos ? std::string_view::npos : i - start));
     if (i == std::string_view::npos) return out;
     start = i + 1;
   }
@@ -85,16 +88,16 @@ bool ValidMountMode(const std::string& mode) {
 Status ValidateMount(MountRequest* m) {
   if (m->target.empty()) return MountConfigError(m->kind, "field Target must not be empty");
   if (m->target[0] != '/')
-    return MountConfigError(m->kind, "invalid mount path: '" + m->target +
-                                         "' mount path must be absolute");
+    return MountConfigError(m->kind,
+                            "invalid mount path: '" + m->target + "' mount path must be absolute");
   m->target = CleanPath(m->target);
   if (m->target == "/") return MakeError(0, "invalid specification: destination can't be '/'");
   switch (m->kind) {
     case MountKind::kBind:
       if (m->source.empty()) return MountConfigError(m->kind, "field Source must not be empty");
       if (m->source[0] != '/')
-        return MountConfigError(m->kind, "invalid mount path: '" + m->source +
-                                             "' mount path must be absolute");
+        return MountConfigError(
+            m->kind, "invalid mount path: '" + m->source + "' mount path must be absolute");
       m->source = CleanPath(m->source);
       if (!m->propagation.empty() && !IsPropagation(m->propagation))
         return MakeError(0, "invalid propagation mode: %s", m->propagation.c_str());
@@ -159,13 +162,25 @@ std::optional<bool> GoBool(const std::string& s) {
 // Flags mount(2) takes for tmpfs, and each one's opposite; moby MergeTmpfsOptions lets a
 // later flag replace an earlier one of the pair.
 const std::pair<const char*, const char*> kFlagPairs[] = {
-    {"ro", "rw"},           {"noexec", "exec"},         {"nosuid", "suid"},
-    {"nodev", "dev"},       {"sync", "async"},          {"dirsync", ""},
-    {"mand", "nomand"},     {"noatime", "atime"},       {"nodiratime", "diratime"},
-    {"relatime", "norelatime"}, {"strictatime", "nostrictatime"},
-    {"private", ""},        {"rprivate", ""},           {"shared", ""},
-    {"rshared", ""},        {"slave", ""},              {"rslave", ""},
-    {"unbindable", ""},     {"runbindable", ""},
+    {"ro", "rw"},
+    {"noexec", "exec"},
+    {"nosuid", "suid"},
+    {"nodev", "dev"},
+    {"sync", "async"},
+    {"dirsync", ""},
+    {"mand", "nomand"},
+    {"noatime", "atime"},
+    {"nodiratime", "diratime"},
+    {"relatime", "norelatime"},
+    {"strictatime", "nostrictatime"},
+    {"private", ""},
+    {"rprivate", ""},
+    {"shared", ""},
+    {"rshared", ""},
+    {"slave", ""},
+    {"rslave", ""},
+    {"unbindable", ""},
+    {"runbindable", ""},
 };
 const char* const kTmpfsData[] = {"size", "mode", "uid", "gid", "nr_inodes", "nr_blocks", "mpol"};
 

@@ -26,23 +26,23 @@ const char* const kIsolationNames[] = {"default", "chroot"};
 
 // From moby's pkg/namesgenerator, shortened.
 const char* const kLeft[] = {
-    "admiring", "adoring",  "agitated",  "amazing",   "angry",    "awesome",  "blissful",
-    "bold",     "boring",   "brave",     "busy",      "charming", "clever",   "cool",
-    "cranky",   "dazzling", "determined", "dreamy",   "eager",    "ecstatic", "elegant",
-    "epic",     "festive",  "focused",   "friendly",  "funny",    "gallant",  "gifted",
-    "goofy",    "happy",    "hopeful",   "hungry",    "jolly",    "jovial",   "keen",
-    "kind",     "laughing", "loving",    "lucid",     "modest",   "musing",   "nifty",
-    "optimistic", "peaceful", "pensive", "quirky",    "relaxed",  "serene",   "sharp",
-    "sleepy",   "stoic",    "sweet",     "tender",    "upbeat",   "vibrant",  "zealous",
+    "admiring",   "adoring",  "agitated",   "amazing",  "angry",    "awesome",  "blissful",
+    "bold",       "boring",   "brave",      "busy",     "charming", "clever",   "cool",
+    "cranky",     "dazzling", "determined", "dreamy",   "eager",    "ecstatic", "elegant",
+    "epic",       "festive",  "focused",    "friendly", "funny",    "gallant",  "gifted",
+    "goofy",      "happy",    "hopeful",    "hungry",   "jolly",    "jovial",   "keen",
+    "kind",       "laughing", "loving",     "lucid",    "modest",   "musing",   "nifty",
+    "optimistic", "peaceful", "pensive",    "quirky",   "relaxed",  "serene",   "sharp",
+    "sleepy",     "stoic",    "sweet",      "tender",   "upbeat",   "vibrant",  "zealous",
 };
 const char* const kRight[] = {
-    "albattani", "allen",    "archimedes", "babbage",  "banach",   "bardeen",   "bartik",
-    "bell",      "bohr",     "booth",      "brattain", "curie",    "darwin",    "dijkstra",
-    "einstein",  "elion",    "euclid",     "euler",    "fermat",   "fermi",     "feynman",
-    "franklin",  "galileo",  "gauss",      "goodall",  "hamilton", "hawking",   "hopper",
-    "hypatia",   "jackson",  "kepler",     "knuth",    "lamarr",   "lovelace",  "meitner",
-    "mendel",    "noether",  "pascal",     "pasteur",  "pike",     "ramanujan", "ritchie",
-    "shannon",   "tesla",    "thompson",   "torvalds", "turing",   "wiles",     "wozniak",
+    "albattani", "allen",   "archimedes", "babbage",  "banach",   "bardeen",   "bartik",
+    "bell",      "bohr",    "booth",      "brattain", "curie",    "darwin",    "dijkstra",
+    "einstein",  "elion",   "euclid",     "euler",    "fermat",   "fermi",     "feynman",
+    "franklin",  "galileo", "gauss",      "goodall",  "hamilton", "hawking",   "hopper",
+    "hypatia",   "jackson", "kepler",     "knuth",    "lamarr",   "lovelace",  "meitner",
+    "mendel",    "noether", "pascal",     "pasteur",  "pike",     "ramanujan", "ritchie",
+    "shannon",   "tesla",   "thompson",   "torvalds", "turing",   "wiles",     "wozniak",
 };
 
 template <typename E, size_t N>
@@ -157,9 +157,10 @@ Result<std::string> NewContainerId() {
 Result<std::string> GenerateName() {
   uint32_t r[2];
   TRY(RandomBytes(r, sizeof r));
-  std::string name = std::string(kLeft[r[0] % std::size(kLeft)]) + "_" +
-                     kRight[r[1] % std::size(kRight)];
-  if (name == "boring_wozniak") return std::string("focused_wozniak");  // "Steve Wozniak is not boring"
+  std::string name =
+      std::string(kLeft[r[0] % std::size(kLeft)]) + "_" + kRight[r[1] % std::size(kRight)];
+  if (name == "boring_wozniak")
+    return std::string("focused_wozniak");  // "Steve Wozniak is not boring"
   return name;
 }
 
@@ -182,14 +183,23 @@ std::string RecordJson(const ContainerRecord& r) {
       {"Isolation", NameOf(kIsolationNames, c.isolation)},
   };
   Json state = {
-      {"Status", StatusName(r.status)}, {"Pid", r.pid},
-      {"ExitCode", r.exit_code},        {"OOMKilled", r.oom_killed},
-      {"StartedAt", r.started_at},      {"FinishedAt", r.finished_at},
-      {"Error", r.error},               {"MonitorPid", r.monitor_pid},
+      {"Status", StatusName(r.status)},
+      {"Pid", r.pid},
+      {"ExitCode", r.exit_code},
+      {"OOMKilled", r.oom_killed},
+      {"StartedAt", r.started_at},
+      {"FinishedAt", r.finished_at},
+      {"Error", r.error},
+      {"MonitorPid", r.monitor_pid},
   };
-  Json j = {{"Id", r.id},           {"Name", "/" + r.name}, {"Image", r.image},
-            {"ImageID", r.image_id}, {"Created", r.created}, {"State", state},
-            {"RestartCount", r.restart_count}, {"Config", config}};
+  Json j = {{"Id", r.id},
+            {"Name", "/" + r.name},
+            {"Image", r.image},
+            {"ImageID", r.image_id},
+            {"Created", r.created},
+            {"State", state},
+            {"RestartCount", r.restart_count},
+            {"Config", config}};
   return j.dump(2) + "\n";
 }
 
@@ -204,8 +214,8 @@ Result<ContainerRecord> ParseRecord(const std::string& text) {
     r.created = j.value("Created", "");
     r.restart_count = j.value("RestartCount", 0);
     const Json& s = j.at("State");
-    r.status = TRY(EnumOf<ContainerStatus>(kStatusNames, s.at("Status").get<std::string>(),
-                                           "State.Status"));
+    r.status = TRY(
+        EnumOf<ContainerStatus>(kStatusNames, s.at("Status").get<std::string>(), "State.Status"));
     r.pid = s.value("Pid", 0);
     r.exit_code = s.value("ExitCode", 0);
     r.oom_killed = s.value("OOMKilled", false);
@@ -223,15 +233,15 @@ Result<ContainerRecord> ParseRecord(const std::string& text) {
     rc.detach = c.value("Detach", false);
     rc.auto_remove = c.value("AutoRemove", false);
     const Json& rp = c.at("RestartPolicy");
-    rc.restart.mode = TRY(EnumOf<RestartMode>(kRestartNames, rp.value("Name", "no"),
-                                              "Config.RestartPolicy.Name"));
+    rc.restart.mode = TRY(
+        EnumOf<RestartMode>(kRestartNames, rp.value("Name", "no"), "Config.RestartPolicy.Name"));
     rc.restart.max_retries = rp.value("MaximumRetryCount", 0);
     rc.stop_signal = c.value("StopSignal", "");
     rc.stop_timeout = c.value("StopTimeout", 10);
     rc.network = TRY(EnumOf<NetworkMode>(kNetworkNames, c.value("NetworkMode", "default"),
                                          "Config.NetworkMode"));
-    rc.isolation = TRY(EnumOf<Isolation>(kIsolationNames, c.value("Isolation", "default"),
-                                         "Config.Isolation"));
+    rc.isolation = TRY(
+        EnumOf<Isolation>(kIsolationNames, c.value("Isolation", "default"), "Config.Isolation"));
     if (!IsHexId(r.id)) return MakeError(0, "Id: \"%s\" is not a container id", r.id.c_str());
     return r;
   } catch (const std::exception& e) {

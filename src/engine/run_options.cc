@@ -41,13 +41,13 @@ struct UlimitName {
   const char* oci;
 };
 constexpr UlimitName kUlimits[] = {
-    {"core", "RLIMIT_CORE"},       {"cpu", "RLIMIT_CPU"},
-    {"data", "RLIMIT_DATA"},       {"fsize", "RLIMIT_FSIZE"},
-    {"locks", "RLIMIT_LOCKS"},     {"memlock", "RLIMIT_MEMLOCK"},
+    {"core", "RLIMIT_CORE"},         {"cpu", "RLIMIT_CPU"},
+    {"data", "RLIMIT_DATA"},         {"fsize", "RLIMIT_FSIZE"},
+    {"locks", "RLIMIT_LOCKS"},       {"memlock", "RLIMIT_MEMLOCK"},
     {"msgqueue", "RLIMIT_MSGQUEUE"}, {"nice", "RLIMIT_NICE"},
-    {"nofile", "RLIMIT_NOFILE"},   {"nproc", "RLIMIT_NPROC"},
-    {"rss", "RLIMIT_RSS"},         {"rtprio", "RLIMIT_RTPRIO"},
-    {"rttime", "RLIMIT_RTTIME"},   {"sigpending", "RLIMIT_SIGPENDING"},
+    {"nofile", "RLIMIT_NOFILE"},     {"nproc", "RLIMIT_NPROC"},
+    {"rss", "RLIMIT_RSS"},           {"rtprio", "RLIMIT_RTPRIO"},
+    {"rttime", "RLIMIT_RTTIME"},     {"sigpending", "RLIMIT_SIGPENDING"},
     {"stack", "RLIMIT_STACK"},
 };
 
@@ -215,8 +215,10 @@ Result<PullPolicy> ParsePullPolicy(std::string_view text) {
   if (text == "always") return PullPolicy::kAlways;
   if (text == "never") return PullPolicy::kNever;
   std::string s(text);
-  return MakeError(0, "invalid pull option: '%s': must be one of \"always\", \"missing\" or "
-                   "\"never\"", s.c_str());
+  return MakeError(0,
+                   "invalid pull option: '%s': must be one of \"always\", \"missing\" or "
+                   "\"never\"",
+                   s.c_str());
 }
 
 Status ApplySecurityOpt(std::string_view text, SecurityOptions* out) {
@@ -304,7 +306,8 @@ Result<std::vector<std::string>> ParseEnvFile(std::string_view content, const En
     if (line.empty() || line[0] == '#') continue;
     size_t eq = line.find('=');
     std::string key(line.substr(0, eq));
-    if (key.empty()) return MakeError(0, "no variable name on line '%s'", std::string(line).c_str());
+    if (key.empty())
+      return MakeError(0, "no variable name on line '%s'", std::string(line).c_str());
     for (char c : key)
       if (std::isspace(static_cast<unsigned char>(c)))
         return MakeError(0, "variable '%s' contains whitespaces", key.c_str());
@@ -325,7 +328,8 @@ Status ValidateRunOptions(const RunOptions& o, int host_cpus) {
   if (o.memory != 0 && o.memory < kMinMemory)
     return MakeError(0, "Minimum memory limit allowed is 6MB");
   if (o.memory == 0 && o.memory_swap > 0)
-    return MakeError(0, "You should always set the Memory limit when using Memoryswap limit, "
+    return MakeError(0,
+                     "You should always set the Memory limit when using Memoryswap limit, "
                      "see usage");
   if (o.memory > 0 && o.memory_swap > 0 && o.memory_swap < o.memory)
     return MakeError(0, "Minimum memoryswap limit should be larger than memory limit, see usage");
@@ -338,13 +342,15 @@ Status ValidateRunOptions(const RunOptions& o, int host_cpus) {
   if (o.isolation == Isolation::kChroot) {
     if (o.memory || o.memory_swap || o.nano_cpus || o.cpu_shares || !o.cpuset_cpus.empty() ||
         o.pids_limit > 0)
-      return MakeError(0, "--isolation chroot: resource limits (-m, --cpus, --pids-limit ...) "
+      return MakeError(0,
+                       "--isolation chroot: resource limits (-m, --cpus, --pids-limit ...) "
                        "need cgroups, which chroot isolation doesn't set up");
     if (o.privileged) return MakeError(0, "--isolation chroot: --privileged makes no sense here");
   }
   if (o.isolation == Isolation::kChroot && o.network != NetworkMode::kDefault &&
       o.network != NetworkMode::kHost)
-    return MakeError(0, "--isolation chroot shares the host's network: --network none needs a "
+    return MakeError(0,
+                     "--isolation chroot shares the host's network: --network none needs a "
                      "network namespace");
   return Ok();
 }

@@ -71,29 +71,29 @@ struct RunOptions {
   // -e and --env-file in order, each "KEY=VAL", or "KEY" alone when the host had no KEY
   // (which unsets an image variable of that name, as in Docker).
   std::vector<std::string> env;
-  std::vector<MountRequest> mounts;        // -v, --mount, --tmpfs in order
-  std::string workdir;                     // -w
-  std::string user;                        // -u: name, uid, name:group, uid:gid
-  std::optional<std::string> entrypoint;   // --entrypoint; set (even to "") when given
-  std::string hostname;                    // --hostname
-  int64_t memory = 0;                      // -m, bytes; 0 = unlimited
-  int64_t memory_swap = 0;                 // --memory-swap, bytes; 0 = unset, -1 = unlimited
-  int64_t nano_cpus = 0;                   // --cpus * 1e9
-  uint64_t cpu_shares = 0;                 // --cpu-shares; 0 = unset
-  std::string cpuset_cpus;                 // --cpuset-cpus
-  int64_t pids_limit = 0;                  // --pids-limit; 0 or -1 = unlimited
-  bool read_only = false;                  // --read-only
+  std::vector<MountRequest> mounts;       // -v, --mount, --tmpfs in order
+  std::string workdir;                    // -w
+  std::string user;                       // -u: name, uid, name:group, uid:gid
+  std::optional<std::string> entrypoint;  // --entrypoint; set (even to "") when given
+  std::string hostname;                   // --hostname
+  int64_t memory = 0;                     // -m, bytes; 0 = unlimited
+  int64_t memory_swap = 0;                // --memory-swap, bytes; 0 = unset, -1 = unlimited
+  int64_t nano_cpus = 0;                  // --cpus * 1e9
+  uint64_t cpu_shares = 0;                // --cpu-shares; 0 = unset
+  std::string cpuset_cpus;                // --cpuset-cpus
+  int64_t pids_limit = 0;                 // --pids-limit; 0 or -1 = unlimited
+  bool read_only = false;                 // --read-only
   std::vector<std::string> cap_add, cap_drop;
   bool privileged = false;
-  SecurityOptions security;                // --security-opt
-  bool init = false;                       // --init
-  std::vector<Ulimit> ulimits;             // --ulimit
-  int64_t shm_size = 0;                    // --shm-size, bytes; 0 = 64 MiB
-  std::string stop_signal;                 // --stop-signal; "" = the image's, else SIGTERM
-  std::optional<int> stop_timeout;         // --stop-timeout, seconds; unset = 10
+  SecurityOptions security;         // --security-opt
+  bool init = false;                // --init
+  std::vector<Ulimit> ulimits;      // --ulimit
+  int64_t shm_size = 0;             // --shm-size, bytes; 0 = 64 MiB
+  std::string stop_signal;          // --stop-signal; "" = the image's, else SIGTERM
+  std::optional<int> stop_timeout;  // --stop-timeout, seconds; unset = 10
   RestartPolicy restart;
   PullPolicy pull = PullPolicy::kMissing;
-  std::string platform;                    // --platform "linux/arm64"
+  std::string platform;  // --platform "linux/arm64"
   NetworkMode network = NetworkMode::kDefault;
   Isolation isolation = Isolation::kDefault;
 };

@@ -13,9 +13,9 @@ namespace {
 using OJson = nlohmann::ordered_json;
 
 const char* const kMaskedPaths[] = {
-    "/proc/asound",        "/proc/acpi",       "/proc/interrupts", "/proc/kcore",
-    "/proc/keys",          "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-    "/proc/sched_debug",   "/proc/scsi",       "/sys/firmware",    "/sys/devices/virtual/powercap",
+    "/proc/asound",      "/proc/acpi",          "/proc/interrupts", "/proc/kcore",
+    "/proc/keys",        "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+    "/proc/sched_debug", "/proc/scsi",          "/sys/firmware",    "/sys/devices/virtual/powercap",
 };
 const char* const kReadonlyPaths[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
                                       "/proc/sysrq-trigger"};
@@ -48,14 +48,19 @@ std::vector<SpecMount> DefaultMounts(const RunOptions& o, const std::vector<Spec
   std::vector<SpecMount> defaults = {
       {"/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}},
       {"/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}},
-      {"/dev/pts", "devpts", "devpts",
+      {"/dev/pts",
+       "devpts",
+       "devpts",
        {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
       {"/sys", "sysfs", "sysfs", sys_opts},
   };
   // Without a cgroup or ipc namespace these would show the host's.
   if (!chroot) defaults.push_back({"/sys/fs/cgroup", "cgroup", "cgroup", cg_opts});
-  if (!chroot) defaults.push_back({"/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}});
-  defaults.push_back({"/dev/shm", "tmpfs", "shm",
+  if (!chroot)
+    defaults.push_back({"/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}});
+  defaults.push_back({"/dev/shm",
+                      "tmpfs",
+                      "shm",
                       {"nosuid", "noexec", "nodev", "mode=1777", "size=" + std::to_string(shm)}});
   bool user_dev = false;
   for (const auto& u : user) user_dev = user_dev || u.destination == "/dev";
@@ -138,8 +143,8 @@ OJson SeccompJson(const oci::Seccomp& s) {
     if (!c.args.empty()) {
       OJson args = OJson::array();
       for (const auto& a : c.args)
-        args.push_back({{"index", a.index}, {"value", a.value}, {"valueTwo", a.value_two},
-                        {"op", a.op}});
+        args.push_back(
+            {{"index", a.index}, {"value", a.value}, {"valueTwo", a.value_two}, {"op", a.op}});
       cj["args"] = args;
     }
     calls.push_back(cj);

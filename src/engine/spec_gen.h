@@ -36,14 +36,14 @@ struct SpecInputs {
   // Host directory of each volume mount, by mount target: named volumes, anonymous ones
   // and the image's VOLUMEs (an image VOLUME without an entry here is not mounted).
   std::map<std::string, std::string> volume_paths;
-  std::string init_path;           // host path of skiff-init, for --init
-  bool cgroup_v2_unified = false;  // pure cgroup v2 host: a private cgroup namespace
+  std::string init_path;             // host path of skiff-init, for --init
+  bool cgroup_v2_unified = false;    // pure cgroup v2 host: a private cgroup namespace
   bool swap_limit_supported = true;  // memory.memsw / memory.swap.max exist
-  std::string host_hostname;       // the hostname --network host containers get
+  std::string host_hostname;         // the hostname --network host containers get
   std::string seccomp_profile_json;  // the file --security-opt seccomp=FILE names, read
   // Host files bind-mounted over /etc/resolv.conf, /etc/hostname, /etc/hosts; "" = none.
   std::string resolv_conf_path, hostname_path, hosts_path;
-  std::string cgroup_parent = "/skiff";  // linux.cgroupsPath = cgroup_parent/id
+  std::string cgroup_parent = "/skiff";   // linux.cgroupsPath = cgroup_parent/id
   std::vector<oci::Device> host_devices;  // --privileged: the host's device nodes
 };
 

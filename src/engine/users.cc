@@ -59,7 +59,8 @@ void ForEachLine(std::string_view text, F f) {
     size_t nl = text.find('\n', pos);
     std::string_view line = text.substr(pos, nl == text.npos ? text.npos : nl - pos);
     pos = nl == text.npos ? text.size() : nl + 1;
-    while (!line.empty() && isspace(static_cast<unsigned char>(line.front()))) line.remove_prefix(1);
+    while (!line.empty() && isspace(static_cast<unsigned char>(line.front())))
+      line.remove_prefix(1);
     while (!line.empty() && isspace(static_cast<unsigned char>(line.back()))) line.remove_suffix(1);
     if (!line.empty()) f(line);
   }
@@ -148,8 +149,8 @@ Result<ResolvedUser> ResolveUserFromText(std::string_view spec,
       return MakeError(0, "unable to find group %s: no matching entries in group file",
                        group_arg.c_str());
     if (*gid_arg > kMaxId)
-      return MakeError(ERANGE, "group %s: uids and gids must be in range 0-%lld",
-                       group_arg.c_str(), static_cast<long long>(kMaxId));
+      return MakeError(ERANGE, "group %s: uids and gids must be in range 0-%lld", group_arg.c_str(),
+                       static_cast<long long>(kMaxId));
     out.gid = static_cast<uint32_t>(*gid_arg);
     return out;
   }
@@ -173,7 +174,8 @@ Result<std::optional<std::string>> ReadFileInRoot(int rootfd, const char* path) 
   }
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return Errno("stat %s", path);
-  if (!S_ISREG(st.st_mode)) return MakeError(0, "%s in the container's root is not a regular file", path);
+  if (!S_ISREG(st.st_mode))
+    return MakeError(0, "%s in the container's root is not a regular file", path);
   if (st.st_size > kMaxFileSize) return MakeError(EFBIG, "%s in the container's root", path);
   std::string data;
   char buf[8192];

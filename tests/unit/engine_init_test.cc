@@ -84,7 +84,8 @@ TEST(EngineInit, PassesTheExitCode) {
 }
 
 TEST(EngineInit, ForwardsSignals) {
-  Child c = Spawn({"--", "sh", "-c", "trap 'exit 7' TERM; echo ready; while :; do sleep 0.02; done"});
+  Child c =
+      Spawn({"--", "sh", "-c", "trap 'exit 7' TERM; echo ready; while :; do sleep 0.02; done"});
   ASSERT_EQ(ReadLine(c.out), "ready");
   ASSERT_EQ(::kill(c.pid, SIGTERM), 0);
   EXPECT_EQ(Wait(c), 7);

@@ -1,5 +1,3 @@
-#include "engine/records.h"
-
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -10,6 +8,7 @@
 #include <thread>
 
 #include "base/file.h"
+#include "engine/records.h"
 
 namespace skiff::engine {
 namespace {
@@ -167,7 +166,8 @@ TEST_F(EngineRecords, AmbiguousPrefixAndNameBeforePrefix) {
   RecordStore s = Store();
   // Plant records whose ids share a prefix (Create would make random ones).
   std::string id1 = "abc" + std::string(61, '1'), id2 = "abc" + std::string(61, '2');
-  for (const auto& [id, name] : {std::pair{id1, std::string("one")}, std::pair{id2, std::string("abc")}}) {
+  for (const auto& [id, name] :
+       {std::pair{id1, std::string("one")}, std::pair{id2, std::string("abc")}}) {
     ContainerRecord r = Make(name);
     r.id = id;
     r.created = NowRfc3339Nano();

@@ -1,8 +1,8 @@
-#include "engine/run_options.h"
-
 #include <gtest/gtest.h>
 
 #include <map>
+
+#include "engine/run_options.h"
 
 namespace skiff::engine {
 namespace {
@@ -15,12 +15,12 @@ std::string Err(const Result<T>& r) {
 
 TEST(EngineSizes, RamInBytes) {
   const std::pair<const char*, int64_t> kCases[] = {
-      {"32", 32},           {"32b", 32},          {"32B", 32},
-      {"32k", 32 << 10},    {"32K", 32 << 10},    {"32kb", 32 << 10},
-      {"32Kib", 32 << 10},  {"32KIB", 32 << 10},  {"64m", 64 << 20},
-      {"64MB", 64 << 20},   {"1g", 1LL << 30},    {"1.5g", 3LL << 29},
-      {"512k", 512 << 10},  {"32 mb", 32 << 20},  {"1t", 1LL << 40},
-      {"2p", 2LL << 50},    {"0.5k", 512},        {"0", 0},
+      {"32", 32},          {"32b", 32},         {"32B", 32},
+      {"32k", 32 << 10},   {"32K", 32 << 10},   {"32kb", 32 << 10},
+      {"32Kib", 32 << 10}, {"32KIB", 32 << 10}, {"64m", 64 << 20},
+      {"64MB", 64 << 20},  {"1g", 1LL << 30},   {"1.5g", 3LL << 29},
+      {"512k", 512 << 10}, {"32 mb", 32 << 20}, {"1t", 1LL << 40},
+      {"2p", 2LL << 50},   {"0.5k", 512},       {"0", 0},
   };
   for (const auto& [in, want] : kCases) {
     auto r = ParseMemoryBytes(in);
@@ -213,8 +213,8 @@ TEST(EngineMountFlag, Kinds) {
   m = ParseMountFlag("type=tmpfs,target=/t,tmpfs-size=64m,tmpfs-mode=1770");
   ASSERT_TRUE(m.ok()) << Err(m);
   EXPECT_EQ(m->kind, MountKind::kTmpfs);
-  EXPECT_EQ(m->tmpfs_options, (std::vector<std::string>{"noexec", "nosuid", "nodev",
-                                                        "size=67108864", "mode=1770"}));
+  EXPECT_EQ(m->tmpfs_options,
+            (std::vector<std::string>{"noexec", "nosuid", "nodev", "size=67108864", "mode=1770"}));
 
   m = ParseMountFlag("\"type=bind\",\"source=/a,b\",target=/c");
   ASSERT_TRUE(m.ok()) << Err(m);

@@ -1,8 +1,8 @@
-#include "engine/spec_gen.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
+
+#include "engine/spec_gen.h"
 
 namespace skiff::engine {
 namespace {
@@ -40,7 +40,9 @@ oci::Spec Generate(const RunOptions& o, const oci::ImageConfig& image = Image({}
   return g->spec;
 }
 
-bool Has(const Strings& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+bool Has(const Strings& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
 
 const oci::Mount* FindMount(const oci::Spec& s, const std::string& dest) {
   for (const auto& m : s.mounts)
@@ -67,9 +69,15 @@ TEST(EngineSpecArgs, EntrypointCmdMatrix) {
       {{}, {"exec_cmd", "p1_cmd"}, {}, {}, {"exec_cmd", "p1_cmd"}},
       {{}, {"/bin/sh", "-c", "exec_cmd p1_cmd"}, {}, {}, {"/bin/sh", "-c", "exec_cmd p1_cmd"}},
       {{"exec_entry", "p1_entry"}, {}, {}, {}, {"exec_entry", "p1_entry"}},
-      {{"exec_entry", "p1_entry"}, {"exec_cmd", "p1_cmd"}, {}, {},
+      {{"exec_entry", "p1_entry"},
+       {"exec_cmd", "p1_cmd"},
+       {},
+       {},
        {"exec_entry", "p1_entry", "exec_cmd", "p1_cmd"}},
-      {{"/bin/sh", "-c", "exec_entry p1_entry"}, {"exec_cmd", "p1_cmd"}, {}, {},
+      {{"/bin/sh", "-c", "exec_entry p1_entry"},
+       {"exec_cmd", "p1_cmd"},
+       {},
+       {},
        {"/bin/sh", "-c", "exec_entry p1_entry", "exec_cmd", "p1_cmd"}},
       // Arguments replace Cmd, keep the entrypoint.
       {{"exec_entry"}, {"exec_cmd"}, {}, {"a", "b"}, {"exec_entry", "a", "b"}},
@@ -164,8 +172,7 @@ TEST(EngineSpec, DockerDefaults) {
   EXPECT_FALSE(s.process->no_new_privileges);
   EXPECT_EQ(s.process->oom_score_adj, 0);
   EXPECT_TRUE(s.process->rlimits.empty());
-  EXPECT_EQ(s.process->env,
-            (Strings{kDefaultPath, "HOSTNAME=0123456789ab", "HOME=/root"}));
+  EXPECT_EQ(s.process->env, (Strings{kDefaultPath, "HOSTNAME=0123456789ab", "HOME=/root"}));
   const auto& caps = *s.process->capabilities;
   EXPECT_EQ(caps.bounding, DockerDefaultCapabilities());
   EXPECT_EQ(caps.effective, DockerDefaultCapabilities());
@@ -176,11 +183,11 @@ TEST(EngineSpec, DockerDefaults) {
   EXPECT_EQ(NamespaceTypes(s), (Strings{"mount", "network", "uts", "pid", "ipc"}));
   EXPECT_EQ(s.linux->cgroups_path, "/skiff/" + kId);
   EXPECT_EQ(s.linux->rootfs_propagation, "rprivate");
-  EXPECT_EQ(s.linux->masked_paths,
-            (Strings{"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
-                     "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-                     "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
-                     "/sys/devices/virtual/powercap"}));
+  EXPECT_EQ(
+      s.linux->masked_paths,
+      (Strings{"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+               "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+               "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"}));
   EXPECT_EQ(s.linux->readonly_paths,
             (Strings{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}));
   ASSERT_TRUE(s.linux->seccomp);
@@ -277,7 +284,8 @@ TEST(EngineSpec, SecurityOpts) {
   o = {};
   o.security.seccomp_profile = "/p.json";
   SpecInputs in = Inputs();
-  in.seccomp_profile_json = R"({"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64"],
+  in.seccomp_profile_json =
+      R"({"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64"],
     "syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO","errnoRet":1,"comment":"x"}]})";
   s = Generate(o, Image({}, {"sh"}), in);
   ASSERT_TRUE(s.linux->seccomp);
@@ -352,7 +360,8 @@ TEST(EngineSpec, MountsSortedAndOverridingDefaults) {
   o.mounts.push_back(*ParseVolumeFlag("/host/a:/data"));
   o.mounts.push_back(*ParseVolumeFlag("vol:/var/lib/db"));
   o.mounts.push_back(*ParseTmpfsFlag("/run:size=64m"));
-  o.mounts.push_back(*ParseMountFlag("type=bind,source=/s,target=/dev/shm,bind-propagation=rslave"));
+  o.mounts.push_back(
+      *ParseMountFlag("type=bind,source=/s,target=/dev/shm,bind-propagation=rslave"));
   o.init = true;
   SpecInputs in = Inputs();
   in.volume_paths["/var/lib/db"] = "/var/lib/skiff/volumes/vol/_data";

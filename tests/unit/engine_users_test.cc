@@ -1,5 +1,3 @@
-#include "engine/users.h"
-
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -8,6 +6,7 @@
 
 #include "base/fd.h"
 #include "base/file.h"
+#include "engine/users.h"
 
 namespace skiff::engine {
 namespace {
@@ -150,8 +149,8 @@ TEST_F(EngineUsersRootfs, SymlinkInsideTheRootIsFollowedThere) {
 TEST_F(EngineUsersRootfs, SymlinkOutOfTheRootStaysInside) {
   // Relative and absolute escapes both resolve inside the rootfs, where host/etc/passwd
   // does not exist: the host's "evil" user must stay unknown.
-  for (const char* target : {"../../host/etc/passwd", "/etc/../../host/etc/passwd",
-                             "/../../../../host/etc/passwd"}) {
+  for (const char* target :
+       {"../../host/etc/passwd", "/etc/../../host/etc/passwd", "/../../../../host/etc/passwd"}) {
     ::unlink((root_ + "/etc/passwd").c_str());
     ASSERT_EQ(::symlink(target, (root_ + "/etc/passwd").c_str()), 0);
     UniqueFd fd = RootFd();
