@@ -1,0 +1,382 @@
+#include "engine/records.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "base/fd.h"
+#include "base/file.h"
+
+namespace skiff::engine {
+namespace {
+
+using Json = nlohmann::json;
+
+const char* const kStatusNames[] = {"created", "running", "paused", "exited", "dead"};
+const char* const kRestartNames[] = {"no", "always", "on-failure", "unless-stopped"};
+const char* const kNetworkNames[] = {"default", "none", "host"};
+const char* const kIsolationNames[] = {"default", "chroot"};
+
+// From moby's pkg/namesgenerator, shortened.
+const char* const kLeft[] = {
+    "admiring",   "adoring",  "agitated",   "amazing",  "angry",    "awesome",  "blissful",
+    "bold",       "boring",   "brave",      "busy",     "charming", "clever",   "cool",
+    "cranky",     "dazzling", "determined", "dreamy",   "eager",    "ecstatic", "elegant",
+    "epic",       "festive",  "focused",    "friendly", "funny",    "gallant",  "gifted",
+    "goofy",      "happy",    "hopeful",    "hungry",   "jolly",    "jovial",   "keen",
+    "kind",       "laughing", "loving",     "lucid",    "modest",   "musing",   "nifty",
+    "optimistic", "peaceful", "pensive",    "quirky",   "relaxed",  "serene",   "sharp",
+    "sleepy",     "stoic",    "sweet",      "tender",   "upbeat",   "vibrant",  "zealous",
+};
+const char* const kRight[] = {
+    "albattani", "allen",   "archimedes", "babbage",  "banach",   "bardeen",   "bartik",
+    "bell",      "bohr",    "booth",      "brattain", "curie",    "darwin",    "dijkstra",
+    "einstein",  "elion",   "euclid",     "euler",    "fermat",   "fermi",     "feynman",
+    "franklin",  "galileo", "gauss",      "goodall",  "hamilton", "hawking",   "hopper",
+    "hypatia",   "jackson", "kepler",     "knuth",    "lamarr",   "lovelace",  "meitner",
+    "mendel",    "noether", "pascal",     "pasteur",  "pike",     "ramanujan", "ritchie",
+    "shannon",   "tesla",   "thompson",   "torvalds", "turing",   "wiles",     "wozniak",
+};
+
+template <typename E, size_t N>
+const char* NameOf(const char* const (&names)[N], E e) {
+  size_t i = static_cast<size_t>(e);
+  return i < N ? names[i] : names[0];
+}
+
+template <typename E, size_t N>
+Result<E> EnumOf(const char* const (&names)[N], const std::string& s, const char* field) {
+  for (size_t i = 0; i < N; ++i)
+    if (s == names[i]) return static_cast<E>(i);
+  return MakeError(0, "%s: unknown value \"%s\"", field, s.c_str());
+}
+
+Status RandomBytes(void* buf, size_t n) {
+  UniqueFd fd(::open("/dev/urandom", O_RDONLY | O_CLOEXEC));
+  if (!fd) return Errno("open /dev/urandom");
+  auto* p = static_cast<unsigned char*>(buf);
+  while (n > 0) {
+    ssize_t r = ::read(fd.get(), p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return Errno("read /dev/urandom");
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return Ok();
+}
+
+Error Conflict(const std::string& name, const std::string& id) {
+  return MakeError(0,
+                   "Conflict. The container name \"/%s\" is already in use by container \"%s\". "
+                   "You have to remove (or rename) that container to be able to reuse that name.",
+                   name.c_str(), id.c_str());
+}
+
+std::string StripSlash(const std::string& name) {
+  return !name.empty() && name[0] == '/' ? name.substr(1) : name;
+}
+
+bool IsHexId(const std::string& s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
+Result<FileLock> LockStore(const std::string& dir) {
+  return FileLock::Acquire(dir + "/.lock").Wrap("lock the container records");
+}
+
+}  // namespace
+
+const char* StatusName(ContainerStatus s) { return NameOf(kStatusNames, s); }
+
+RecordConfig MakeRecordConfig(const oci::ImageConfig& image, const RunOptions& opts,
+                              const oci::Spec& spec) {
+  RecordConfig c;
+  if (spec.process) c.args = spec.process->args;
+  c.hostname = spec.hostname;
+  c.user = opts.user.empty() ? image.config.user : opts.user;
+  c.tty = opts.tty;
+  c.interactive = opts.interactive;
+  c.detach = opts.detach;
+  c.auto_remove = opts.auto_remove;
+  c.restart = opts.restart;
+  c.stop_signal = opts.stop_signal.empty() ? image.config.stop_signal : opts.stop_signal;
+  c.stop_timeout = opts.stop_timeout.value_or(10);
+  c.network = opts.network;
+  c.isolation = opts.isolation;
+  return c;
+}
+
+std::string FormatRfc3339Nano(int64_t seconds, long nanos) {
+  time_t t = static_cast<time_t>(seconds);
+  struct tm tm;
+  ::gmtime_r(&t, &tm);
+  char buf[64];
+  ::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::string out = buf;
+  if (nanos > 0) {
+    char frac[32];
+    snprintf(frac, sizeof frac, ".%09ld", nanos);
+    std::string f = frac;
+    while (f.back() == '0') f.pop_back();
+    out += f;
+  }
+  return out + "Z";
+}
+
+std::string NowRfc3339Nano() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return FormatRfc3339Nano(ts.tv_sec, ts.tv_nsec);
+}
+
+Result<std::string> NewContainerId() {
+  while (true) {
+    unsigned char b[32];
+    TRY(RandomBytes(b, sizeof b));
+    static const char kHex[] = "0123456789abcdef";
+    std::string id;
+    for (unsigned char c : b) {
+      id += kHex[c >> 4];
+      id += kHex[c & 15];
+    }
+    // An all-digit short id would read as a number (moby stringid).
+    if (!std::all_of(id.begin(), id.begin() + 12, [](char c) { return c >= '0' && c <= '9'; }))
+      return id;
+  }
+}
+
+Result<std::string> GenerateName() {
+  uint32_t r[2];
+  TRY(RandomBytes(r, sizeof r));
+  std::string name =
+      std::string(kLeft[r[0] % std::size(kLeft)]) + "_" + kRight[r[1] % std::size(kRight)];
+  if (name == "boring_wozniak")
+    return std::string("focused_wozniak");  // "Steve Wozniak is not boring"
+  return name;
+}
+
+std::string RecordJson(const ContainerRecord& r) {
+  const RecordConfig& c = r.config;
+  Json config = {
+      {"Cmd", c.args},
+      {"Hostname", c.hostname},
+      {"User", c.user},
+      {"Tty", c.tty},
+      {"OpenStdin", c.interactive},
+      {"Detach", c.detach},
+      {"AutoRemove", c.auto_remove},
+      {"RestartPolicy",
+       {{"Name", NameOf(kRestartNames, c.restart.mode)},
+        {"MaximumRetryCount", c.restart.max_retries}}},
+      {"StopSignal", c.stop_signal},
+      {"StopTimeout", c.stop_timeout},
+      {"NetworkMode", NameOf(kNetworkNames, c.network)},
+      {"Isolation", NameOf(kIsolationNames, c.isolation)},
+  };
+  Json state = {
+      {"Status", StatusName(r.status)},
+      {"Pid", r.pid},
+      {"ExitCode", r.exit_code},
+      {"OOMKilled", r.oom_killed},
+      {"StartedAt", r.started_at},
+      {"FinishedAt", r.finished_at},
+      {"Error", r.error},
+      {"MonitorPid", r.monitor_pid},
+  };
+  Json j = {{"Id", r.id},
+            {"Name", "/" + r.name},
+            {"Image", r.image},
+            {"ImageID", r.image_id},
+            {"Created", r.created},
+            {"State", state},
+            {"RestartCount", r.restart_count},
+            {"Config", config}};
+  return j.dump(2) + "\n";
+}
+
+Result<ContainerRecord> ParseRecord(const std::string& text) {
+  try {
+    Json j = Json::parse(text);
+    ContainerRecord r;
+    r.id = j.at("Id").get<std::string>();
+    r.name = StripSlash(j.at("Name").get<std::string>());
+    r.image = j.value("Image", "");
+    r.image_id = j.value("ImageID", "");
+    r.created = j.value("Created", "");
+    r.restart_count = j.value("RestartCount", 0);
+    const Json& s = j.at("State");
+    r.status = TRY(
+        EnumOf<ContainerStatus>(kStatusNames, s.at("Status").get<std::string>(), "State.Status"));
+    r.pid = s.value("Pid", 0);
+    r.exit_code = s.value("ExitCode", 0);
+    r.oom_killed = s.value("OOMKilled", false);
+    r.started_at = s.value("StartedAt", kZeroTime);
+    r.finished_at = s.value("FinishedAt", kZeroTime);
+    r.error = s.value("Error", "");
+    r.monitor_pid = s.value("MonitorPid", 0);
+    const Json& c = j.at("Config");
+    RecordConfig& rc = r.config;
+    rc.args = c.value("Cmd", std::vector<std::string>{});
+    rc.hostname = c.value("Hostname", "");
+    rc.user = c.value("User", "");
+    rc.tty = c.value("Tty", false);
+    rc.interactive = c.value("OpenStdin", false);
+    rc.detach = c.value("Detach", false);
+    rc.auto_remove = c.value("AutoRemove", false);
+    const Json& rp = c.at("RestartPolicy");
+    rc.restart.mode = TRY(
+        EnumOf<RestartMode>(kRestartNames, rp.value("Name", "no"), "Config.RestartPolicy.Name"));
+    rc.restart.max_retries = rp.value("MaximumRetryCount", 0);
+    rc.stop_signal = c.value("StopSignal", "");
+    rc.stop_timeout = c.value("StopTimeout", 10);
+    rc.network = TRY(EnumOf<NetworkMode>(kNetworkNames, c.value("NetworkMode", "default"),
+                                         "Config.NetworkMode"));
+    rc.isolation = TRY(
+        EnumOf<Isolation>(kIsolationNames, c.value("Isolation", "default"), "Config.Isolation"));
+    if (!IsHexId(r.id)) return MakeError(0, "Id: \"%s\" is not a container id", r.id.c_str());
+    return r;
+  } catch (const std::exception& e) {
+    return MakeError(0, "container record: %s", e.what());
+  }
+}
+
+Result<RecordStore> RecordStore::Open(const std::string& root) {
+  std::string dir = root + "/containers";
+  TRY(MkdirAll(dir, 0700));
+  return RecordStore(dir);
+}
+
+Result<ContainerRecord> RecordStore::Load(const std::string& id) const {
+  std::string text = TRY(ReadFile(Dir(id) + "/record.json"));
+  return ParseRecord(text).Wrap("container " + id);
+}
+
+Status RecordStore::Write(const ContainerRecord& r) const {
+  return WriteFileAtomic(Dir(r.id) + "/record.json", RecordJson(r), 0600);
+}
+
+Result<std::vector<ContainerRecord>> RecordStore::ListUnlocked() const {
+  DIR* d = ::opendir(dir_.c_str());
+  if (!d) return Errno("open %s", dir_.c_str());
+  std::vector<std::string> ids;
+  while (struct dirent* e = ::readdir(d))
+    if (IsHexId(e->d_name)) ids.push_back(e->d_name);
+  ::closedir(d);
+  std::vector<ContainerRecord> out;
+  for (const auto& id : ids) {
+    auto r = Load(id);
+    if (r.ok()) {
+      out.push_back(std::move(r).value());
+    } else if (r.error().code != ENOENT) {
+      return std::move(r).error();
+    }
+    // ENOENT: removed meanwhile, or a directory whose record was never written (a crash
+    // between mkdir and the write); neither is a container.
+  }
+  std::sort(out.begin(), out.end(), [](const ContainerRecord& a, const ContainerRecord& b) {
+    return a.created != b.created ? a.created < b.created : a.id < b.id;
+  });
+  return out;
+}
+
+Result<std::vector<ContainerRecord>> RecordStore::List() const { return ListUnlocked(); }
+
+Result<ContainerRecord> RecordStore::Create(ContainerRecord rec) {
+  rec.name = StripSlash(rec.name);
+  if (!rec.name.empty()) TRY(ValidateContainerName(rec.name));
+  FileLock lock = TRY(LockStore(dir_));
+  std::vector<ContainerRecord> all = TRY(ListUnlocked());
+  std::set<std::string> names;
+  for (const auto& r : all) {
+    if (!rec.name.empty() && r.name == rec.name) return Conflict(rec.name, r.id);
+    names.insert(r.name);
+  }
+  if (rec.name.empty()) {
+    for (int attempt = 0; rec.name.empty() || names.count(rec.name); ++attempt) {
+      if (attempt == 100) return MakeError(0, "could not generate a unique container name");
+      rec.name = TRY(GenerateName());
+      // moby appends a digit after the first collision; skiff two, after ten.
+      if (attempt >= 10) rec.name += std::to_string(attempt % 100);
+    }
+  }
+  rec.id = TRY(NewContainerId());
+  rec.created = NowRfc3339Nano();
+  if (rec.started_at.empty()) rec.started_at = kZeroTime;
+  if (rec.finished_at.empty()) rec.finished_at = kZeroTime;
+  if (::mkdir(Dir(rec.id).c_str(), 0700) != 0) return Errno("mkdir %s", Dir(rec.id).c_str());
+  Status st = Write(rec);
+  if (!st.ok()) {
+    (void)RemoveAll(Dir(rec.id));
+    return std::move(st).error();
+  }
+  return rec;
+}
+
+Result<ContainerRecord> RecordStore::Lookup(const std::string& ref) const {
+  if (ref.empty()) return MakeError(0, "No such container: %s", ref.c_str());
+  if (IsHexId(ref)) {
+    auto r = Load(ref);
+    if (r.ok() || r.error().code != ENOENT) return r;
+  }
+  std::vector<ContainerRecord> all = TRY(ListUnlocked());
+  std::string name = StripSlash(ref);
+  for (auto& r : all)
+    if (r.name == name) return std::move(r);
+  const ContainerRecord* match = nullptr;
+  for (const auto& r : all) {
+    if (r.id.rfind(ref, 0) != 0) continue;
+    if (match) return MakeError(0, "multiple IDs found with provided prefix: %s", ref.c_str());
+    match = &r;
+  }
+  if (!match) return MakeError(0, "No such container: %s", ref.c_str());
+  return *match;
+}
+
+Result<ContainerRecord> RecordStore::Update(const std::string& id,
+                                            const std::function<void(ContainerRecord*)>& fn) {
+  FileLock lock = TRY(LockStore(dir_));
+  ContainerRecord r = TRY(Load(id));
+  ContainerRecord before = r;
+  fn(&r);
+  if (r.id != before.id || r.name != before.name)
+    return MakeError(0, "container %s: Update can't change the id or the name", id.c_str());
+  TRY(Write(r));
+  return r;
+}
+
+Status RecordStore::Rename(const std::string& ref, const std::string& new_name_in) {
+  std::string new_name = StripSlash(new_name_in);
+  TRY(ValidateContainerName(new_name));
+  FileLock lock = TRY(LockStore(dir_));
+  ContainerRecord r = TRY(Lookup(ref));
+  if (r.name == new_name)
+    return MakeError(0, "Renaming a container with the same name as its current name");
+  for (const auto& other : TRY(ListUnlocked()))
+    if (other.name == new_name) return Conflict(new_name, other.id);
+  r.name = new_name;
+  return Write(r);
+}
+
+Status RecordStore::Remove(const std::string& id) {
+  if (!IsHexId(id)) return MakeError(0, "remove: \"%s\" is not a container id", id.c_str());
+  std::string gone = dir_ + "/.removing-" + id;
+  {
+    FileLock lock = TRY(LockStore(dir_));
+    if (::rename(Dir(id).c_str(), gone.c_str()) != 0) {
+      if (errno == ENOENT) return MakeError(0, "No such container: %s", id.c_str());
+      return Errno("rename %s", Dir(id).c_str());
+    }
+  }
+  return RemoveAll(gone);
+}
+
+}  // namespace skiff::engine

@@ -1,0 +1,112 @@
+// The container records: <root>/containers/<id>/record.json, one per container, written
+// atomically (temp file + rename). Names are unique: every change that could break that
+// (create, rename, remove) holds an flock on <root>/containers/.lock, and so does every
+// read-modify-write of a record, so that a monitor recording an exit and a rename at the
+// same moment don't lose each other's change. Reads take no lock: a record file is always
+// whole. The JSON keys are those of `docker inspect` where Docker has one.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "engine/run_options.h"
+#include "oci/image_spec.h"
+#include "oci/spec.h"
+
+namespace skiff::engine {
+
+enum class ContainerStatus { kCreated, kRunning, kPaused, kExited, kDead };
+const char* StatusName(ContainerStatus s);  // "created", "running", ...
+
+// What the record keeps of the request: enough for ps/inspect, restarts and --rm.
+struct RecordConfig {
+  std::vector<std::string> args;  // the process args the spec got (ps's COMMAND)
+  std::string hostname;
+  std::string user;
+  bool tty = false;
+  bool interactive = false;
+  bool detach = false;
+  bool auto_remove = false;
+  RestartPolicy restart;
+  std::string stop_signal;  // "" = SIGTERM
+  int stop_timeout = 10;
+  NetworkMode network = NetworkMode::kDefault;
+  Isolation isolation = Isolation::kDefault;
+};
+
+struct ContainerRecord {
+  std::string id;        // 64 hex
+  std::string name;      // without Docker's leading "/"
+  std::string image;     // the reference as typed
+  std::string image_id;  // "sha256:..." of the config
+  std::string created;   // RFC3339Nano, UTC
+  RecordConfig config;
+  ContainerStatus status = ContainerStatus::kCreated;
+  pid_t pid = 0;
+  int exit_code = 0;
+  bool oom_killed = false;
+  std::string started_at;   // RFC3339Nano; kZeroTime until it first starts
+  std::string finished_at;  // RFC3339Nano; kZeroTime until it first stops
+  std::string error;        // why it is dead, or the last start failure
+  int restart_count = 0;
+  pid_t monitor_pid = 0;
+};
+
+// The record's config for a request and the spec generated for it: the spec's args and
+// hostname, the user as asked (-u, else the image's User), the stop signal (--stop-signal,
+// else the image's StopSignal, else "" = SIGTERM) and timeout (default 10 s).
+RecordConfig MakeRecordConfig(const oci::ImageConfig& image, const RunOptions& opts,
+                              const oci::Spec& spec);
+
+inline constexpr const char* kZeroTime = "0001-01-01T00:00:00Z";  // Go's zero time.Time
+
+std::string RecordJson(const ContainerRecord& r);
+Result<ContainerRecord> ParseRecord(const std::string& text);
+
+// Go's time.RFC3339Nano in UTC ("2024-05-01T10:11:12.5Z": trailing zeros trimmed).
+std::string FormatRfc3339Nano(int64_t seconds, long nanos);
+std::string NowRfc3339Nano();
+// 32 bytes of /dev/urandom in hex; never all digits in its 12-character short form (moby).
+Result<std::string> NewContainerId();
+// Docker's adjective_surname names.
+Result<std::string> GenerateName();
+
+class RecordStore {
+ public:
+  // <root>/containers, created when missing.
+  static Result<RecordStore> Open(const std::string& root);
+
+  // Under the lock: gives the record a new id, a generated name when it has none, and a
+  // creation time; refuses a name in use with Docker's conflict text; writes the record.
+  Result<ContainerRecord> Create(ContainerRecord rec);
+  // By full id, then name, then unique id prefix: "No such container: X" (code 0, the
+  // whole line is the message), or
+  // "multiple IDs found with provided prefix: X".
+  Result<ContainerRecord> Lookup(const std::string& ref) const;
+  // Read-modify-write of one record under the lock. fn may not change id or name.
+  Result<ContainerRecord> Update(const std::string& id,
+                                 const std::function<void(ContainerRecord*)>& fn);
+  Status Rename(const std::string& ref, const std::string& new_name);
+  // Every record, oldest first.
+  Result<std::vector<ContainerRecord>> List() const;
+  // Deletes the container's directory (record, bundle, logs). The directory is renamed away
+  // under the lock first, so a crash midway leaves no half record behind.
+  Status Remove(const std::string& id);
+
+  // <root>/containers/<id>: where the bundle, upper/, work/ and logs go too.
+  std::string Dir(const std::string& id) const { return dir_ + "/" + id; }
+
+ private:
+  explicit RecordStore(std::string dir) : dir_(std::move(dir)) {}
+  Result<ContainerRecord> Load(const std::string& id) const;
+  Status Write(const ContainerRecord& r) const;
+  Result<std::vector<ContainerRecord>> ListUnlocked() const;
+  std::string dir_;
+};
+
+}  // namespace skiff::engine
