@@ -1,10 +1,15 @@
 // skiff images | tag | rmi | import | image {ls,inspect,rm,tag,prune,import}.
 #include <cstdio>
+#include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "cli/skiff_cli.h"
 #include "image/images.h"
+#include "image/progress.h"
+#include "image/pull.h"
+#include "image/push.h"
 #include "image/reference.h"
+#include "image/registry.h"
 #include "image/transports.h"
 
 namespace skiff::cli {
@@ -13,6 +18,39 @@ namespace {
 
 Result<image::Store> OpenStore(const Globals& g) {
   return image::Store::Open(g.root + "/oci");
+}
+
+Result<image::LayerStore> OpenLayers(const Globals& g) {
+  return image::LayerStore::Open(g.root + "/layers");
+}
+
+// Blobs, then unpacked layers, that no image uses any more.
+Status Prune(const Globals& g, image::Store& store, std::vector<std::string>* removed) {
+  auto blobs = TRY(image::CollectGarbage(store));
+  image::LayerStore layers = TRY(OpenLayers(g));
+  auto dirs = TRY(image::PruneLayers(store, layers));
+  if (removed) {
+    removed->insert(removed->end(), blobs.begin(), blobs.end());
+    for (const auto& d : dirs) removed->push_back("layer " + d);
+  }
+  return Ok();
+}
+
+struct RegistryFlags {
+  bool tls_verify = true;
+};
+
+void AddRegistryFlags(CLI::App* cmd, RegistryFlags* f) {
+  cmd->add_option("--tls-verify", f->tls_verify,
+                  "verify HTTPS certificates (false also allows plain HTTP)")
+      ->default_str("true");
+}
+
+image::RegistryOptions MakeRegistryOptions(const Globals& g, const RegistryFlags& f) {
+  image::RegistryOptions o;
+  o.tls_verify = f.tls_verify;
+  o.skiff_root = g.root;
+  return o;
 }
 
 struct ImagesFlags {
@@ -110,6 +148,7 @@ void AddRmiCommand(CLI::App* cmd, Globals& g, Action& action) {
         }
         for (const auto& l : *lines) std::printf("%s\n", l.c_str());
       }
+      if (Status st = Prune(g, *store, nullptr); !st) return Fail("rmi", st.error());
       return rc;
     };
   });
@@ -168,33 +207,138 @@ void AddPruneCommand(CLI::App* cmd, Globals& g, Action& action) {
     action = [&g]() -> Result<int> {
       auto store = OpenStore(g);
       if (!store.ok()) return Fail("image prune", store.error());
-      auto removed = image::CollectGarbage(*store);
-      if (!removed.ok()) return Fail("image prune", removed.error());
-      for (const auto& d : *removed) std::printf("deleted: %s\n", d.c_str());
-      std::printf("Total reclaimed blobs: %zu\n", removed->size());
+      std::vector<std::string> removed;
+      if (Status st = Prune(g, *store, &removed); !st) return Fail("image prune", st.error());
+      for (const auto& d : removed) std::printf("deleted: %s\n", d.c_str());
+      std::printf("Total reclaimed: %zu\n", removed.size());
       return 0;
     };
   });
 }
 
+struct PullArgs {
+  std::string src, platform;
+  bool quiet = false;
+  RegistryFlags reg;
+};
+
+Result<int> PullCmd(const Globals& g, const PullArgs& a) {
+  std::string what = "pull " + a.src;
+  auto store = OpenStore(g);
+  if (!store.ok()) return Fail(what, store.error());
+  image::TransportRef t = image::ParseTransport(a.src);
+  std::string name;
+  if (!t.transport.empty()) {
+    auto n = image::PullFromTransport(*store, t, "");
+    if (!n.ok()) return Fail(what, n.error());
+    name = *n;
+  } else {
+    image::PullOptions opts;
+    opts.registry = MakeRegistryOptions(g, a.reg);
+    if (!a.platform.empty()) {
+      auto p = oci::ParsePlatform(a.platform);
+      if (!p.ok()) return Fail(what, p.error());
+      opts.platform = *p;
+    }
+    image::ProgressRenderer progress(stderr);
+    if (!a.quiet) opts.progress = progress.Callback();
+    auto lock = image::StoreLock::Shared(*store);
+    if (!lock.ok()) return Fail(what, lock.error());
+    auto r = image::Pull(*store, a.src, opts);
+    if (!a.quiet) progress.Finish();
+    if (!r.ok()) return Fail(what, r.error());
+    name = r->ref;
+    if (!a.quiet) std::printf("Digest: %s\n", r->manifest.digest.c_str());
+  }
+  auto img = image::FindImage(*store, name);
+  if (!img.ok()) return Fail(what, img.error());
+  auto layers = OpenLayers(g);
+  if (!layers.ok()) return Fail(what, layers.error());
+  auto lower = image::UnpackImage(*store, *layers, *img);
+  if (!lower.ok()) return Fail(what, lower.error());
+  auto ref = image::ParseReference(name);
+  std::printf("%s\n", ref.ok() ? ref->String().c_str() : name.c_str());
+  return 0;
+}
+
 void AddPullCommand(CLI::App* cmd, Globals& g, Action& action) {
-  auto src = std::make_shared<std::string>();
-  cmd->add_option("image", *src,
+  auto a = std::make_shared<PullArgs>();
+  cmd->add_option("image", a->src,
                   "NAME[:TAG|@DIGEST], or oci:DIR[:REF], oci-archive:FILE[:REF], "
                   "docker-archive:FILE[:REF]")
       ->required();
-  cmd->callback([&g, &action, src] {
-    action = [&g, src]() -> Result<int> {
+  cmd->add_option("--platform", a->platform, "os/arch[/variant] from a manifest list");
+  cmd->add_flag("-q,--quiet", a->quiet, "no progress output");
+  AddRegistryFlags(cmd, &a->reg);
+  cmd->callback([&g, &action, a] { action = [&g, a] { return PullCmd(g, *a); }; });
+}
+
+void AddPushCommand(CLI::App* cmd, Globals& g, Action& action) {
+  struct Args {
+    std::string local, remote;
+    bool quiet = false;
+    RegistryFlags reg;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("image", a->local, "the local image, named as it goes to the registry")
+      ->required();
+  cmd->add_option("destination", a->remote, "another registry reference (default: image)");
+  cmd->add_flag("-q,--quiet", a->quiet, "no progress output");
+  AddRegistryFlags(cmd, &a->reg);
+  cmd->callback([&g, &action, a] {
+    action = [&g, a]() -> Result<int> {
+      std::string what = "push " + a->local;
       auto store = OpenStore(g);
-      if (!store.ok()) return Fail("pull " + *src, store.error());
-      image::TransportRef t = image::ParseTransport(*src);
-      if (t.transport.empty())
-        return Fail("pull " + *src, MakeError(0, "registry pulls are not wired in yet"));
-      auto name = image::PullFromTransport(*store, t, "");
-      if (!name.ok()) return Fail("pull " + *src, name.error());
-      auto img = image::FindImage(*store, *name);
-      if (!img.ok()) return Fail("pull " + *src, img.error());
-      std::printf("%s\n%s\n", name->c_str(), img->config_digest.c_str());
+      if (!store.ok()) return Fail(what, store.error());
+      image::PushOptions opts;
+      opts.registry = MakeRegistryOptions(g, a->reg);
+      image::ProgressRenderer progress(stderr);
+      if (!a->quiet) opts.progress = progress.Callback();
+      auto r = image::Push(*store, a->local, a->remote.empty() ? a->local : a->remote, opts);
+      if (!a->quiet) progress.Finish();
+      if (!r.ok()) return Fail(what, r.error());
+      std::printf("%s: digest: %s\n", a->remote.empty() ? a->local.c_str() : a->remote.c_str(),
+                  r->digest.c_str());
+      return 0;
+    };
+  });
+}
+
+void AddLoginCommands(CLI::App& app, Globals& g, Action& action) {
+  struct Args {
+    std::string registry;
+    image::Credential cred;
+    bool password_stdin = false;
+    RegistryFlags reg;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* login = app.add_subcommand("login", "store credentials for a registry");
+  login->add_option("server", a->registry, "the registry host[:port]")->required();
+  login->add_option("-u,--username", a->cred.username, "user name")->required();
+  login->add_option("-p,--password", a->cred.password, "password (prefer --password-stdin)");
+  login->add_flag("--password-stdin", a->password_stdin, "read the password from stdin");
+  AddRegistryFlags(login, &a->reg);
+  login->callback([&g, &action, a] {
+    action = [&g, a]() -> Result<int> {
+      std::string what = "login " + a->registry;
+      if (a->password_stdin) {
+        std::getline(std::cin, a->cred.password);
+      }
+      if (a->cred.password.empty()) return Fail(what, MakeError(0, "no password given"));
+      Status st = image::Login(a->registry, a->cred, g.root + "/auth.json",
+                               MakeRegistryOptions(g, a->reg));
+      if (!st) return Fail(what, st.error());
+      std::printf("Login Succeeded\n");
+      return 0;
+    };
+  });
+  CLI::App* logout = app.add_subcommand("logout", "forget the credentials of a registry");
+  logout->add_option("server", a->registry, "the registry host[:port]")->required();
+  logout->callback([&g, &action, a] {
+    action = [&g, a]() -> Result<int> {
+      Status st = image::Logout(a->registry, g.root + "/auth.json");
+      if (!st) return Fail("logout " + a->registry, st.error());
+      std::printf("Removing login credentials for %s\n", a->registry.c_str());
       return 0;
     };
   });
@@ -246,6 +390,8 @@ void AddImageCommands(CLI::App& app, Globals& g, Action& action) {
   AddImportCommand(app.add_subcommand("import", "make an image from a directory"), g, action);
   AddPullCommand(app.add_subcommand("pull", "fetch an image into the store"), g, action);
   AddSaveLoadCommands(app, g, action);
+  AddPushCommand(app.add_subcommand("push", "send an image to a registry"), g, action);
+  AddLoginCommands(app, g, action);
   CLI::App* image = app.add_subcommand("image", "manage images");
   image->require_subcommand(1);
   AddImagesCommand(image->add_subcommand("ls", "list images")->alias("list"), g, action);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "image/snapshot.h"
 #include "image/store.h"
 #include "oci/image_spec.h"
 
@@ -62,6 +63,15 @@ struct ImportOptions {
 // An image of one layer made from a directory tree. Returns the image ID.
 Result<std::string> ImportDir(Store& store, const std::string& dir, const std::string& ref,
                               const ImportOptions& opts);
+
+// Makes sure every layer of the image is unpacked under layers/<chain-id> (overlay-mode
+// whiteouts, each layer's diff_id checked against the config), several layers at once.
+// Returns the lower dirs, top first, for overlayfs.
+Result<std::vector<std::string>> UnpackImage(const Store& store, LayerStore& layers,
+                                             const Image& img, int parallel = 3);
+
+// Removes unpacked layers no image of the store uses (under the store's exclusive lock).
+Result<std::vector<std::string>> PruneLayers(const Store& store, LayerStore& layers);
 
 // The document `skiff image inspect` prints, shaped like Docker's.
 std::string InspectJson(const Image& img);

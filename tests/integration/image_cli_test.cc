@@ -216,3 +216,71 @@ TEST_F(ImageCliTest, SaveAndLoadRoundTrip) {
 
 }  // namespace
 }  // namespace skiff::itest
+
+#include "registry.h"
+
+namespace skiff::itest {
+namespace {
+
+// The CLI over a real registry: push, pull (layers unpacked as the store keeps them), rmi
+// leaving neither blobs nor layer dirs, login/logout against htpasswd.
+TEST_F(ImageCliTest, PushPullRmiThroughARegistry) {
+  LocalRegistry reg;
+  ASSERT_EQ(::mkdir((work_ + "/registry").c_str(), 0755), 0);
+  ASSERT_TRUE(reg.Start(work_ + "/registry"));
+  ASSERT_EQ(Skiff({"import", tree_, "bb:1", "--change", "CMD [\"sh\"]"}).code, 0);
+  std::string remote = reg.host() + "/team/bb:1";
+  CmdResult push = Skiff({"push", "bb:1", remote});
+  ASSERT_EQ(push.code, 0) << push.err;
+  EXPECT_NE(push.out.find("digest: sha256:"), std::string::npos) << push.out;
+
+  root_ = work_ + "/root2";
+  CmdResult pull = Skiff({"pull", remote});
+  ASSERT_EQ(pull.code, 0) << pull.err;
+  EXPECT_NE(pull.out.find(remote), std::string::npos) << pull.out;
+  // Not a terminal: plain progress lines, one per blob.
+  EXPECT_NE(pull.err.find(": done ("), std::string::npos) << pull.err;
+  CmdResult layers = Tool({"/bin/sh", "-c", "ls " + root_ + "/layers"});
+  ASSERT_EQ(std::count(layers.out.begin(), layers.out.end(), '\n'), 1) << layers.out;
+  std::string layer = root_ + "/layers/" + layers.out.substr(0, layers.out.size() - 1);
+  EXPECT_EQ(Tool({"/usr/bin/cmp", tree_ + "/bin/busybox", layer + "/bin/busybox"}).code, 0);
+  struct stat st{};
+  ASSERT_EQ(::stat((layer + "/etc/motd").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 1234u);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+
+  CmdResult rmi = Skiff({"rmi", remote});
+  ASSERT_EQ(rmi.code, 0) << rmi.err;
+  EXPECT_EQ(Tool({"/bin/sh", "-c", "ls " + root_ + "/layers " + root_ + "/oci/blobs/sha256"}).out,
+            root_ + "/layers:\n\n" + root_ + "/oci/blobs/sha256:\n");
+
+  CmdResult missing = Skiff({"pull", reg.host() + "/team/none:1"});
+  EXPECT_EQ(missing.code, 125);
+  EXPECT_EQ(missing.err.rfind("skiff: pull " + reg.host() + "/team/none:1: ", 0), 0u)
+      << missing.err;
+}
+
+TEST_F(ImageCliTest, LoginLogout) {
+  LocalRegistry reg;
+  ASSERT_EQ(::mkdir((work_ + "/registry").c_str(), 0755), 0);
+  ASSERT_TRUE(reg.Start(work_ + "/registry", "user", "secret"));
+  ASSERT_EQ(Skiff({"import", tree_, "bb:1"}).code, 0);
+  std::string remote = reg.host() + "/x/bb:1";
+  ::setenv("DOCKER_CONFIG", (work_ + "/nodocker").c_str(), 1);  // not the host's logins
+  CmdResult anon = Skiff({"push", "bb:1", remote});
+  EXPECT_EQ(anon.code, 125);
+  EXPECT_NE(anon.err.find("authentication required"), std::string::npos) << anon.err;
+  CmdResult bad = Skiff({"login", "-u", "user", "-p", "wrong", reg.host()});
+  EXPECT_EQ(bad.code, 125);
+  EXPECT_FALSE(Exists(root_ + "/auth.json"));
+  CmdResult good = Skiff({"login", "-u", "user", "-p", "secret", reg.host()});
+  ASSERT_EQ(good.code, 0) << good.err;
+  EXPECT_EQ(good.out, "Login Succeeded\n");
+  EXPECT_EQ(Skiff({"push", "bb:1", remote}).code, 0);
+  EXPECT_EQ(Skiff({"logout", reg.host()}).code, 0);
+  EXPECT_EQ(Skiff({"pull", remote}).code, 125);
+  ::unsetenv("DOCKER_CONFIG");
+}
+
+}  // namespace
+}  // namespace skiff::itest
