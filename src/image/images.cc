@@ -8,11 +8,9 @@
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <atomic>
-#include <mutex>
 #include <set>
-#include <thread>
 
+#include "base/parallel.h"
 #include "image/layer_writer.h"
 #include "image/reference.h"
 #include "image/unpack.h"
@@ -320,37 +318,18 @@ Result<std::vector<std::string>> UnpackImage(const Store& store, LayerStore& lay
                      img.config_digest.c_str(), img.manifest.layers.size(), chain.size());
   // Layers unpack into their own dirs (overlay mode), so they don't depend on each other:
   // a few threads take them in turn. Unpacking is metadata-bound (MACHINE.md).
-  std::atomic<size_t> next{0};
-  std::mutex mu;
-  std::optional<Error> first_error;
-  auto worker = [&] {
-    for (size_t i = next++; i < chain.size(); i = next++) {
-      {
-        std::lock_guard<std::mutex> lock(mu);
-        if (first_error) return;
-      }
-      const Descriptor& blob = img.manifest.layers[i];
-      auto r = layers.Ensure(chain[i], [&](int dest) -> Status {
-        std::string path = store.BlobPath(blob.digest);
-        UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-        if (!fd) return Errno("open blob %s", blob.digest.c_str());
-        UnpackOptions opts{.expected_diff_id = img.config.diff_ids[i]};
-        TRY(UnpackLayerFd(fd.get(), dest, opts));
-        return Ok();
-      });
-      if (!r.ok()) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (!first_error) first_error = std::move(r).error();
-        return;
-      }
-    }
-  };
-  size_t n = std::min<size_t>(std::max(parallel, 1), chain.size());
-  std::vector<std::thread> threads;
-  for (size_t t = 1; t < n; t++) threads.emplace_back(worker);
-  worker();
-  for (auto& t : threads) t.join();
-  if (first_error) return *first_error;
+  TRY(ForEachParallel(chain.size(), parallel, [&](size_t i, const std::atomic<bool>&) -> Status {
+    const Descriptor& blob = img.manifest.layers[i];
+    TRY(layers.Ensure(chain[i], [&](int dest) -> Status {
+      std::string path = store.BlobPath(blob.digest);
+      UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd) return Errno("open blob %s", blob.digest.c_str());
+      UnpackOptions opts{.expected_diff_id = img.config.diff_ids[i]};
+      TRY(UnpackLayerFd(fd.get(), dest, opts));
+      return Ok();
+    }));
+    return Ok();
+  }));
   return layers.LowerDirs(chain);
 }
 

@@ -2,9 +2,9 @@
 
 #include <atomic>
 #include <mutex>
-#include <thread>
 #include <vector>
 
+#include "base/parallel.h"
 #include "image/reference.h"
 
 namespace skiff::image {
@@ -63,43 +63,31 @@ Result<PullResult> Pull(Store& store, const std::string& text, const PullOptions
   out.config_digest = man.config.digest;
 
   // Layers, `parallel` at a time; the first error stops the others at their next byte.
-  std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
   std::mutex mu;
-  Error first;
-  auto worker = [&] {
-    while (!failed) {
-      size_t i = next++;
-      if (i >= man.layers.size()) return;
-      const Descriptor& d = man.layers[i];
-      http::Sink user_tee =
-          opts.layer_tee && !store.HasBlob(d.digest) ? opts.layer_tee(d, i) : http::Sink();
-      http::Sink tee = [&, user_tee](const char* p, size_t n) -> Status {
-        if (failed) return MakeError(ECANCELED, "blob %s: another layer failed", d.digest.c_str());
-        return user_tee ? user_tee(p, n) : Ok();
-      };
-      Result<bool> got = FetchIntoStore(*reg, store, d, opts.progress, tee);
-      Status s = got ? (opts.on_layer ? opts.on_layer(d, i) : Ok()) : Status(got.error());
-      std::lock_guard<std::mutex> lock(mu);
-      if (!s) {
-        if (!failed.exchange(true)) first = std::move(s).error();
-        return;
-      }
-      if (*got) {
-        ++out.layers_fetched;
-        out.bytes_fetched += d.size;
-      } else {
-        ++out.layers_present;
-      }
-    }
-  };
-  int n = std::max(1, std::min<int>(opts.parallel, static_cast<int>(man.layers.size())));
-  std::vector<std::thread> threads;
-  for (int i = 0; i < n; ++i) threads.emplace_back(worker);
-  for (auto& t : threads) t.join();
+  Status layers = ForEachParallel(
+      man.layers.size(), opts.parallel, [&](size_t i, const std::atomic<bool>& stop) -> Status {
+        const Descriptor& d = man.layers[i];
+        http::Sink user_tee =
+            opts.layer_tee && !store.HasBlob(d.digest) ? opts.layer_tee(d, i) : http::Sink();
+        http::Sink tee = [&, user_tee](const char* p, size_t n) -> Status {
+          if (stop)
+            return MakeError(ECANCELED, "blob %s: another layer failed", d.digest.c_str());
+          return user_tee ? user_tee(p, n) : Ok();
+        };
+        bool got = TRY(FetchIntoStore(*reg, store, d, opts.progress, tee));
+        if (opts.on_layer) TRY(opts.on_layer(d, i));
+        std::lock_guard<std::mutex> lock(mu);
+        if (got) {
+          ++out.layers_fetched;
+          out.bytes_fetched += d.size;
+        } else {
+          ++out.layers_present;
+        }
+        return Ok();
+      });
   out.retries = reg->stats().retries;
   out.resumes = reg->stats().resumes;
-  if (failed) return first;
+  TRY(std::move(layers));
 
   TRY(store.PutBlob(m.bytes, m.digest));
   TRY(store.SetRef(out.ref, out.manifest));

@@ -3,9 +3,9 @@
 #include <atomic>
 #include <map>
 #include <mutex>
-#include <thread>
 #include <vector>
 
+#include "base/parallel.h"
 #include "image/reference.h"
 
 namespace skiff::image {
@@ -57,43 +57,29 @@ Result<PushResult> Push(Store& store, const std::string& local, const std::strin
   std::vector<Descriptor> blobs = doc.manifest.layers;
   blobs.push_back(doc.manifest.config);
   PushResult out;
-  std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
   std::mutex mu;
-  Error first;
-  auto worker = [&] {
-    while (!failed) {
-      size_t i = next++;
-      if (i >= blobs.size()) return;
-      const Descriptor& d = blobs[i];
-      auto push_one = [&]() -> Result<int> {  // 0 present, 1 uploaded, 2 mounted
-        if (!store.HasBlob(d.digest)) {
-          return MakeError(ENOENT, "blob %s: not in the store", d.digest.c_str());
-        }
-        if (TRY(reg->HasBlob(d.digest))) {
-          if (opts.progress) opts.progress(d.digest, d.size, d.size);
-          return 0;
-        }
-        auto src = sources.find(d.digest);
-        std::string from = src == sources.end() ? "" : src->second;
-        int mounts_before = reg->stats().mounts;
-        TRY(reg->UploadBlob(store, d, from, opts.progress));
-        return reg->stats().mounts > mounts_before && !from.empty() ? 2 : 1;
-      };
-      Result<int> r = push_one();
-      std::lock_guard<std::mutex> lock(mu);
-      if (!r) {
-        if (!failed.exchange(true)) first = std::move(r).error();
-        return;
+  TRY(ForEachParallel(blobs.size(), opts.parallel,
+                      [&](size_t i, const std::atomic<bool>&) -> Status {
+    const Descriptor& d = blobs[i];
+    auto push_one = [&]() -> Result<int> {  // 0 present, 1 uploaded, 2 mounted
+      if (!store.HasBlob(d.digest)) {
+        return MakeError(ENOENT, "blob %s: not in the store", d.digest.c_str());
       }
-      (*r == 0 ? out.present : *r == 1 ? out.uploaded : out.mounted)++;
-    }
-  };
-  int n = std::max(1, std::min<int>(opts.parallel, static_cast<int>(blobs.size())));
-  std::vector<std::thread> threads;
-  for (int i = 0; i < n; ++i) threads.emplace_back(worker);
-  for (auto& t : threads) t.join();
-  if (failed) return first;
+      if (TRY(reg->HasBlob(d.digest))) {
+        if (opts.progress) opts.progress(d.digest, d.size, d.size);
+        return 0;
+      }
+      auto src = sources.find(d.digest);
+      std::string from = src == sources.end() ? "" : src->second;
+      int mounts_before = reg->stats().mounts;
+      TRY(reg->UploadBlob(store, d, from, opts.progress));
+      return reg->stats().mounts > mounts_before && !from.empty() ? 2 : 1;
+    };
+    int r = TRY(push_one());
+    std::lock_guard<std::mutex> lock(mu);
+    (r == 0 ? out.present : r == 1 ? out.uploaded : out.mounted)++;
+    return Ok();
+  }));
 
   std::string tag = dest.digest.empty() ? dest.tag : dest.digest;
   out.digest = TRY(reg->PutManifest(tag, bytes, doc.manifest.media_type));
