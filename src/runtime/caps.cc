@@ -31,6 +31,15 @@ void ResolveSet(const std::vector<std::string>& names, int last_cap, uint64_t* m
   }
 }
 
+// libcap's name in the spec's upper case ("CAP_CHOWN"), or the number when it has none.
+std::string CapName(int cap) {
+  char* name = cap_to_name(static_cast<cap_value_t>(cap));
+  std::string n = name ? name : std::to_string(cap);
+  if (name) cap_free(name);
+  for (auto& ch : n) ch = static_cast<char>(toupper(static_cast<unsigned char>(ch)));
+  return n;
+}
+
 }  // namespace
 
 Result<int> KernelLastCap() {
@@ -54,6 +63,17 @@ CapSets ResolveCapabilities(const oci::Capabilities& caps, int last_cap) {
   return out;
 }
 
+std::vector<std::string> KnownCapabilityNames() {
+  auto last = KernelLastCap();
+  int last_cap = last.ok() ? *last : CAP_LAST_CAP;
+  std::vector<std::string> names;
+  for (int cap = 0; cap <= last_cap && cap <= CAP_LAST_CAP; ++cap) {
+    std::string n = CapName(cap);
+    if (n.rfind("CAP_", 0) == 0) names.push_back(n);
+  }
+  return names;
+}
+
 Result<CapSets> ResolveCapabilities(const oci::Capabilities& caps) {
   int last_cap = TRY(KernelLastCap().Wrap("capabilities"));
   CapSets out = ResolveCapabilities(caps, last_cap);
@@ -68,11 +88,7 @@ Result<CapSets> ResolveCapabilities(const oci::Capabilities& caps) {
     out.permitted &= ~bit;
     out.inheritable &= ~bit;
     out.ambient &= ~bit;
-    char* name = cap_to_name(static_cast<cap_value_t>(cap));
-    std::string n = name ? name : std::to_string(cap);
-    if (name) cap_free(name);
-    for (auto& ch : n) ch = static_cast<char>(toupper(static_cast<unsigned char>(ch)));
-    out.ungranted.push_back(n);
+    out.ungranted.push_back(CapName(cap));
   }
   return out;
 }

@@ -8,6 +8,7 @@
 
 #include "base/file.h"
 #include "cgroup/manager.h"
+#include "runtime/caps.h"
 #include "runtime/container.h"
 
 namespace skiff::runtime {
@@ -148,6 +149,7 @@ std::string FeaturesJson() {
                           "SECCOMP_FILTER_FLAG_TSYNC"}},
           {"supportedFlags", {"SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
                               "SECCOMP_FILTER_FLAG_TSYNC"}}}},
+        {"capabilities", KnownCapabilityNames()},
         {"apparmor", {{"enabled", false}}},
         {"selinux", {{"enabled", false}}},
         {"intelRdt", {{"enabled", false}}},

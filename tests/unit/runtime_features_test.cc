@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "runtime/caps.h"
 #include "runtime/container.h"
 #include "runtime/mount_options.h"
 
@@ -17,6 +18,20 @@ using json = nlohmann::json;
 std::vector<std::string> ListedMountOptions() {
   json f = json::parse(FeaturesJson());
   return f["mountOptions"].get<std::vector<std::string>>();
+}
+
+// containerd and podman read linux.capabilities to know which names they may ask for: every
+// one listed must resolve, and the Docker defaults must be there.
+TEST(Features, ListsCapabilitiesThatResolve) {
+  json f = json::parse(FeaturesJson());
+  auto caps = f["linux"]["capabilities"].get<std::vector<std::string>>();
+  ASSERT_GE(caps.size(), 38u);  // CAP_CHOWN .. CAP_AUDIT_READ at least (Linux 3.16)
+  for (const char* c : {"CAP_CHOWN", "CAP_NET_BIND_SERVICE", "CAP_SYS_ADMIN", "CAP_AUDIT_WRITE"})
+    EXPECT_NE(std::find(caps.begin(), caps.end(), c), caps.end()) << c;
+  oci::Capabilities want;
+  want.bounding = caps;
+  CapSets sets = ResolveCapabilities(want, static_cast<int>(caps.size()) - 1);
+  EXPECT_TRUE(sets.unknown.empty()) << sets.unknown.front();
 }
 
 TEST(Features, EveryListedMountOptionIsKnownToTheParser) {
