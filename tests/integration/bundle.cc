@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <ftw.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -104,10 +105,21 @@ CmdResult RunCommand(const std::vector<std::string>& argv, const std::string& di
     int next = 3;
     for (int fd : high) ::dup2(fd, next++);  // dup2 clears CLOEXEC on the copy
     sys::CloseRange(static_cast<unsigned>(next), ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
+    // Groups first, then gid, then uid: after setuid we could change neither.
+    if (opts.uid >= 0 && (::setgroups(0, nullptr) < 0 || ::setresgid(opts.gid, opts.gid, opts.gid) < 0 ||
+                          ::setresuid(opts.uid, opts.uid, opts.uid) < 0))
+      _exit(125);
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
-    ::execv(args[0], args.data());
+    if (opts.env) {
+      std::vector<char*> envp;
+      for (const auto& e : *opts.env) envp.push_back(const_cast<char*>(e.c_str()));
+      envp.push_back(nullptr);
+      ::execve(args[0], args.data(), envp.data());
+    } else {
+      ::execv(args[0], args.data());
+    }
     _exit(127);
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(opts.timeout_ms);

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,10 @@ struct CmdOptions {
   // Placed at fds 3, 4, ... of the command without CLOEXEC; every other fd >= 3 of the test
   // process is closed at exec.
   std::vector<int> pass_fds;
+  // Run as this user (groups dropped, then gid, then uid); -1 = as the test (root).
+  int uid = -1, gid = -1;
+  // The whole environment when set; else the test's own.
+  std::optional<std::vector<std::string>> env;
 };
 
 // Runs argv (argv[0] a path) with stdin /dev/null, stdout and stderr into files of dir.

@@ -1,4 +1,4 @@
-// Rootless: skiff-runtime run by an unprivileged user (skiff-itest, made here if missing)
+// Rootless: skiff-runtime run by an unprivileged user (skiff-itest, made here if missing and removed after)
 // with a spec from `spec --rootless`: root inside is that user outside, the state goes to
 // a directory of the user's own, and limits that need cgroups are refused, not dropped.
 #include <fcntl.h>
@@ -49,6 +49,7 @@ class RootlessTest : public BundleTest {
                                 "/usr/sbin/nologin", kUser},
                                work_);
       ASSERT_EQ(u.code, 0) << u.err;
+      made_user_ = true;
     }
     struct passwd* pw = ::getpwnam(kUser);
     ASSERT_NE(pw, nullptr);
@@ -76,7 +77,12 @@ class RootlessTest : public BundleTest {
           (void)RunCommand({SKIFF_RUNTIME_BIN, "--root", dir, "delete", "--force", id}, work_);
     }
     if (Exists(tmp_root_) && made_tmp_root_) {
-      CmdResult r = RunCommand({"/bin/rm", "-rf", tmp_root_}, "/tmp");
+      CmdResult r = RunCommand({"/bin/rm", "-rf", tmp_root_}, work_);
+      EXPECT_EQ(r.code, 0) << r.err;
+    }
+    // The user goes with the test that made it (ctest runs every test in a process of its own).
+    if (made_user_) {
+      CmdResult r = RunCommand({"/usr/sbin/userdel", kUser}, work_);
       EXPECT_EQ(r.code, 0) << r.err;
     }
     BundleTest::TearDown();
@@ -90,52 +96,15 @@ class RootlessTest : public BundleTest {
 
   // skiff-runtime args as the user, without --root, XDG_RUNTIME_DIR=xdg_ unless xdg is false.
   CmdResult AsUser(const std::vector<std::string>& args, bool xdg = true, int timeout_ms = 20000) {
-    CmdResult r;
-    std::string base = work_ + "/user-" + std::to_string(seq_++);
-    r.out_path = base + ".out";
-    std::string err_path = base + ".err";
-    std::vector<std::string> env = {"PATH=/usr/bin:/bin", "HOME=/nonexistent"};
-    if (xdg) env.push_back("XDG_RUNTIME_DIR=" + xdg_);
-    pid_t pid = ::fork();
-    if (pid == 0) {
-      ::setpgid(0, 0);
-      int in = ::open("/dev/null", O_RDONLY);
-      int out = ::open(r.out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (in < 0 || out < 0 || err < 0) _exit(126);
-      ::dup2(in, 0);
-      ::dup2(out, 1);
-      ::dup2(err, 2);
-      for (int fd = 3; fd < 1024; ++fd) ::close(fd);
-      // Groups first, then gid, then uid: after setuid we could change neither.
-      if (::setgroups(0, nullptr) < 0 || ::setresgid(gid_, gid_, gid_) < 0 ||
-          ::setresuid(uid_, uid_, uid_) < 0)
-        _exit(125);
-      std::vector<char*> argv = {const_cast<char*>(SKIFF_RUNTIME_BIN)};
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      std::vector<char*> envp;
-      for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-      envp.push_back(nullptr);
-      ::execve(argv[0], argv.data(), envp.data());
-      _exit(127);
-    }
-    if (pid < 0) return r;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    int status = 0;
-    while (::waitpid(pid, &status, WNOHANG) != pid) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        ::kill(-pid, SIGKILL);
-        ::waitpid(pid, &status, 0);
-        r.timed_out = true;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    r.out = ReadText(r.out_path);
-    r.err = ReadText(err_path);
-    if (!r.timed_out) r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return r;
+    CmdOptions o;
+    o.timeout_ms = timeout_ms;
+    o.uid = static_cast<int>(uid_);
+    o.gid = static_cast<int>(gid_);
+    o.env = std::vector<std::string>{"PATH=/usr/bin:/bin", "HOME=/nonexistent"};
+    if (xdg) o.env->push_back("XDG_RUNTIME_DIR=" + xdg_);
+    std::vector<std::string> argv = {SKIFF_RUNTIME_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(argv, work_, o);
   }
 
   uid_t uid_ = 0;
@@ -143,9 +112,9 @@ class RootlessTest : public BundleTest {
   std::string xdg_;
   std::string tmp_root_;
   bool made_tmp_root_ = false;
+  bool made_user_ = false;
   std::vector<std::string> state_dirs_;
   std::vector<std::string> my_ids_;
-  int seq_ = 0;
 };
 
 TEST_F(RootlessTest, SpecRootlessMapsTheUser) {
