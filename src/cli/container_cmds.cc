@@ -56,11 +56,16 @@ void AddRunFlags(CLI::App* cmd, RunFlags* f, bool run) {
   cmd->add_flag("-t,--tty", o.tty, "allocate a pseudo-TTY");
   cmd->add_flag("--rm", o.auto_remove, "remove the container when it exits");
   cmd->add_option("--name", o.name, "assign a name to the container");
-  cmd->add_option("-e,--env", f->env, "set environment variables (KEY=VAL or KEY)");
-  cmd->add_option("--env-file", f->env_files, "read environment variables from a file");
-  cmd->add_option("-v,--volume", f->volumes, "bind mount or volume SRC:DST[:OPTS], or DST");
-  cmd->add_option("--mount", f->mounts, "type=bind|volume|tmpfs,source=..,target=..[,readonly]");
-  cmd->add_option("--tmpfs", f->tmpfs, "mount a tmpfs DST[:OPTIONS]");
+  cmd->add_option("-e,--env", f->env, "set environment variables (KEY=VAL or KEY)")
+      ->allow_extra_args(false);
+  cmd->add_option("--env-file", f->env_files, "read environment variables from a file")
+      ->allow_extra_args(false);
+  cmd->add_option("-v,--volume", f->volumes, "bind mount or volume SRC:DST[:OPTS], or DST")
+      ->allow_extra_args(false);
+  cmd->add_option("--mount", f->mounts, "type=bind|volume|tmpfs,source=..,target=..[,readonly]")
+      ->allow_extra_args(false);
+  cmd->add_option("--tmpfs", f->tmpfs, "mount a tmpfs DST[:OPTIONS]")
+      ->allow_extra_args(false);
   cmd->add_option("-w,--workdir", o.workdir, "working directory inside the container");
   cmd->add_option("-u,--user", o.user, "user (name|uid[:group|gid])");
   cmd->add_option("--entrypoint", f->entrypoint, "overwrite the image's ENTRYPOINT")
@@ -73,13 +78,17 @@ void AddRunFlags(CLI::App* cmd, RunFlags* f, bool run) {
   cmd->add_option("--cpuset-cpus", o.cpuset_cpus, "CPUs in which to allow execution (0-3, 0,1)");
   cmd->add_option("--pids-limit", o.pids_limit, "tune the container's pids limit (-1: unlimited)");
   cmd->add_flag("--read-only", o.read_only, "mount the root filesystem read-only");
-  cmd->add_option("--cap-add", o.cap_add, "add Linux capabilities");
-  cmd->add_option("--cap-drop", o.cap_drop, "drop Linux capabilities");
+  cmd->add_option("--cap-add", o.cap_add, "add Linux capabilities")
+      ->allow_extra_args(false);
+  cmd->add_option("--cap-drop", o.cap_drop, "drop Linux capabilities")
+      ->allow_extra_args(false);
   cmd->add_flag("--privileged", o.privileged, "give extended privileges to the container");
   cmd->add_option("--security-opt", f->security_opts,
-                  "no-new-privileges, seccomp=unconfined, seccomp=FILE");
+                  "no-new-privileges, seccomp=unconfined, seccomp=FILE")
+      ->allow_extra_args(false);
   cmd->add_flag("--init", o.init, "run an init inside the container (reaps zombies, forwards signals)");
-  cmd->add_option("--ulimit", f->ulimits, "ulimit options (nofile=1024:2048)");
+  cmd->add_option("--ulimit", f->ulimits, "ulimit options (nofile=1024:2048)")
+      ->allow_extra_args(false);
   cmd->add_option("--shm-size", f->shm_size, "size of /dev/shm");
   cmd->add_option("--stop-signal", o.stop_signal, "signal to stop the container");
   cmd->add_option("--stop-timeout", o.stop_timeout, "seconds to wait before killing it at stop");
@@ -393,7 +402,8 @@ void AddPsCommand(CLI::App* cmd, Globals& g, Action& action) {
   cmd->add_flag("-l,--latest", a->latest, "show the latest created container");
   cmd->add_option("-n,--last", a->last, "show n last created containers");
   cmd->add_flag("-s,--size", a->size, "accepted; sizes are not computed");
-  cmd->add_option("-f,--filter", a->filters, "filter: status=, name=, id=, ancestor=, exited=");
+  cmd->add_option("-f,--filter", a->filters, "filter: status=, name=, id=, ancestor=, exited=")
+      ->allow_extra_args(false);
   cmd->add_option("--format", a->format, "json: one JSON object per line")
       ->check(CLI::IsMember({"", "json", "table"}));
   cmd->callback([&g, &action, a] { action = [&g, a] { return PsCmd(g, *a); }; });
