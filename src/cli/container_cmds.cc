@@ -570,6 +570,24 @@ void AddAll(CLI::App& parent, Globals& g, Action& action, bool in_group) {
   }
 }
 
+// skiff container __monitor ID --exit-code N: exec'd by skiff-monitor when the container
+// exits (not for users: hidden from --help).
+void AddMonitorCommand(CLI::App* cmd, Globals& g, Action& action) {
+  auto id = std::make_shared<std::string>();
+  auto code = std::make_shared<int>(0);
+  cmd->group("");
+  cmd->add_option("id", *id)->required();
+  cmd->add_option("--exit-code", *code)->required();
+  cmd->callback([&g, &action, id, code] {
+    action = [&g, id, code]() -> Result<int> {
+      auto e = OpenEngine(g);
+      if (!e.ok()) return 1;
+      auto rc = engine::ContinueMonitor(*e, *id, *code);
+      return rc.ok() ? 0 : 1;
+    };
+  });
+}
+
 }  // namespace
 
 void AddContainerCommands(CLI::App& app, Globals& g, Action& action) {
@@ -577,6 +595,7 @@ void AddContainerCommands(CLI::App& app, Globals& g, Action& action) {
   CLI::App* group = app.add_subcommand("container", "manage containers");
   group->require_subcommand(1);
   AddAll(*group, g, action, true);
+  AddMonitorCommand(group->add_subcommand("__monitor", "the monitor after an exit"), g, action);
 }
 
 }  // namespace skiff::cli

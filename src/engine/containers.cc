@@ -26,12 +26,11 @@
 namespace skiff::engine {
 namespace {
 
-std::string ExeDir() {
+std::string SelfExe() {
   char buf[PATH_MAX];
   ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
   if (n <= 0) return "";
-  std::string p(buf, static_cast<size_t>(n));
-  return p.substr(0, p.rfind('/'));
+  return std::string(buf, static_cast<size_t>(n));
 }
 
 void SleepMs(int ms) {
@@ -112,10 +111,12 @@ int StopSignalOf(const ContainerRecord& r) {
 }  // namespace
 
 Result<Engine> Engine::Open(const std::string& root) {
-  Engine e{root, kRunRoot, "", "", TRY(RecordStore::Open(root)), nullptr};
-  std::string dir = ExeDir();
+  Engine e{root, kRunRoot, "", "", "", TRY(RecordStore::Open(root)), nullptr};
+  std::string exe = SelfExe();
+  std::string dir = exe.substr(0, exe.rfind('/'));
   if (!dir.empty()) {
-    e.skiff_exe = dir + "/skiff";
+    e.skiff_exe = exe;
+    if (PathExists(dir + "/skiff-monitor")) e.monitor_path = dir + "/skiff-monitor";
     for (const char* c : {"/skiff-init", "/../libexec/skiff/skiff-init"}) {
       if (PathExists(dir + c)) {
         e.init_path = dir + c;

@@ -34,6 +34,7 @@ struct Engine {
   std::string run_root = kRunRoot;    // runtime state for runtime:: calls
   std::string init_path;              // skiff-init for --init ("" = not found)
   std::string skiff_exe;              // this program, for the monitor to re-exec
+  std::string monitor_path;           // skiff-monitor beside skiff ("" = watch in-process)
   RecordStore records;
   // Pulls an image the store lacks (--pull missing|always); set by the CLI, which owns
   // the progress display. Unset: "No such image".

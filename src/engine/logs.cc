@@ -15,31 +15,6 @@
 namespace skiff::engine {
 namespace {
 
-void AppendJsonString(std::string* out, std::string_view s) {
-  static const char kHex[] = "0123456789abcdef";
-  out->push_back('"');
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': *out += "\\\""; break;
-      case '\\': *out += "\\\\"; break;
-      case '\n': *out += "\\n"; break;
-      case '\r': *out += "\\r"; break;
-      case '\t': *out += "\\t"; break;
-      default:
-        // Go's encoding/json also escapes <, > and & in HTML-safe mode; Docker's json-file
-        // does, so that its files compare byte for byte.
-        if (c < 0x20 || c == '<' || c == '>' || c == '&') {
-          *out += "\\u00";
-          out->push_back(kHex[c >> 4]);
-          out->push_back(kHex[c & 15]);
-        } else {
-          out->push_back(static_cast<char>(c));
-        }
-    }
-  }
-  out->push_back('"');
-}
-
 bool ParseInt(std::string_view s, int64_t* out) {
   if (s.empty()) return false;
   int64_t v = 0;
@@ -62,20 +37,6 @@ bool WriteAll(int fd, std::string_view s) {
 }
 
 }  // namespace
-
-std::string EncodeLogLine(std::string_view line, std::string_view stream,
-                          std::string_view time_rfc3339nano) {
-  // Invalid UTF-8 would make the line unreadable to Docker's decoder; bytes are kept as
-  // they are (nlohmann, reading back, accepts them with its replace handler).
-  std::string out = "{\"log\":";
-  AppendJsonString(&out, line);
-  out += ",\"stream\":";
-  AppendJsonString(&out, stream);
-  out += ",\"time\":";
-  AppendJsonString(&out, time_rfc3339nano);
-  out += "}\n";
-  return out;
-}
 
 Result<LogEntry> DecodeLogLine(std::string_view json_line) {
   try {

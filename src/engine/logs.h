@@ -16,9 +16,12 @@ namespace skiff::engine {
 
 inline constexpr size_t kMaxLogLine = 16 * 1024;
 
-// One log record; line includes its trailing "\n" when it had one.
+// One log record; line includes its trailing "\n" when it had one. (log_line.cc: it
+// depends on nothing but the standard library, so the small skiff-monitor links it alone.)
 std::string EncodeLogLine(std::string_view line, std::string_view stream,
                           std::string_view time_rfc3339nano);
+// Now, as Go's time.RFC3339Nano in UTC (trailing zeros of the fraction trimmed).
+std::string LogTimeNow();
 
 struct LogEntry {
   std::string log;     // the text, "\n" included

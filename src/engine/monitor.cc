@@ -193,7 +193,7 @@ class Pump {
 
  private:
   void Log(std::string_view line, int stream) {
-    std::string rec = EncodeLogLine(line, stream == 2 ? "stderr" : "stdout", NowRfc3339Nano());
+    std::string rec = EncodeLogLine(line, stream == 2 ? "stderr" : "stdout", LogTimeNow());
     (void)WriteAll(log_, rec.data(), rec.size());
   }
   int log_;
@@ -293,36 +293,110 @@ bool MonitorAlive(const ContainerRecord& r) {
   return runtime::ProcessAlive(r.monitor_pid, r.monitor_start);
 }
 
-Result<int> MonitorContainer(Engine& e, const std::string& id, bool foreground,
-                             const std::function<void(const Status&)>& on_started) {
-  auto self_start = TRY(runtime::ProcessStartTime(::getpid()));
-  ContainerRecord rec = TRY(e.records.Update(id, [&](ContainerRecord* r) {
-    r->monitor_pid = ::getpid();
-    r->monitor_start = self_start;
-    r->stopped_by_user = false;
-    r->error.clear();
-  }));
+namespace {
+
+// After the container's process exited: the OOM verdict, its cgroup and runtime state
+// removed, the exit recorded. Returns the record; whether to restart is ShouldRestart's.
+Result<ContainerRecord> RecordExit(Engine& e, const std::string& id, int exit_code,
+                                   cgroup::Manager* cg) {
+  std::unique_ptr<cgroup::Manager> opened;
+  if (!cg) {
+    // After the exec of skiff-monitor: the cgroup comes back from the runtime state.
+    auto st = runtime::LoadState(e.run_root, id);
+    auto h = cgroup::Detect();
+    if (st.ok() && h.ok() && !st->cgroup_paths.empty()) {
+      auto m = cgroup::Open(*h, st->cgroup_paths);
+      if (m.ok()) opened = std::move(m.value());
+    }
+    cg = opened.get();
+  }
+  bool oom = false;
+  if (cg) {
+    auto kills = cg->OomKillCount();
+    oom = kills.ok() && *kills > 0;
+    (void)cg->Destroy();
+  }
+  (void)RemoveAll(runtime::StateDir(e.run_root, id));
+  return e.records.Update(id, [&](ContainerRecord* c) {
+    c->status = ContainerStatus::kExited;
+    c->exit_code = exit_code;
+    c->oom_killed = oom;
+    c->pid = 0;
+    c->finished_at = NowRfc3339Nano();
+  });
+}
+
+// The monitor's end: the rootfs unmounted, and the container removed with --rm.
+int Finish(Engine& e, const ContainerRecord& rec, int exit_code) {
+  (void)UnmountAll(RootfsDir(e, rec.id));
+  if (rec.config.auto_remove) {
+    (void)RemoveContainer(e, rec.id, true, true);
+    return exit_code;
+  }
+  (void)e.records.Update(rec.id, [&](ContainerRecord* c) {
+    c->monitor_pid = 0;
+    c->monitor_start = 0;
+  });
+  return exit_code;
+}
+
+// Docker's restart delay: 100 ms, doubled for each restart, at most a minute... here 10 s.
+int64_t RestartDelayMs(int restart_count) {
+  int64_t ms = 100;
+  for (int i = 0; i < restart_count && ms < 10000; ++i) ms *= 2;
+  return std::min<int64_t>(ms, 10000);
+}
+
+// Hands the running container over to skiff-monitor (see monitor_main.cc). Returns only
+// when the exec failed; the caller then watches the container itself.
+void ExecSmallMonitor(Engine& e, const std::string& id, Running& r, int log_fd) {
+  if (e.monitor_path.empty() || e.skiff_exe.empty()) return;
+  // The fds go on at fixed numbers; everything else of ours closes at the exec.
+  int fds[3] = {r.out ? r.out.get() : -1, r.err ? r.err.get() : -1, log_fd};
+  int placed[3];
+  for (int i = 0; i < 3; ++i) {
+    placed[i] = fds[i] < 0 ? -1 : ::fcntl(fds[i], F_DUPFD, 10);  // no CLOEXEC
+  }
+  std::vector<std::string> args = {e.monitor_path,
+                                   std::to_string(r.pid),
+                                   std::to_string(placed[0]),
+                                   std::to_string(placed[1]),
+                                   std::to_string(placed[2]),
+                                   "--",
+                                   e.skiff_exe,
+                                   "--root",
+                                   e.root,
+                                   "container",
+                                   "__monitor",
+                                   id};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ::execv(argv[0], argv.data());
+  for (int fd : placed)
+    if (fd >= 0) ::close(fd);
+}
+
+// Starts the container (again) and watches it until it stops for good.
+Result<int> RunLoop(Engine& e, ContainerRecord rec, bool foreground, bool first,
+                    const std::function<void(const Status&)>& on_started) {
+  const std::string id = rec.id;
   UniqueFd log(::open(LogPath(e, id).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
   if (!log) return Errno("open %s", LogPath(e, id).c_str());
-  SetSignals(foreground, rec.config.tty);
-  bool first = true;
   int exit_code = 0;
-  int64_t backoff_ms = 100;
   for (;;) {
     auto run = StartProcess(e, rec, foreground);
     if (!run.ok()) {
       Error err = std::move(run).error();
-      (void)e.records.Update(id, [&](ContainerRecord* r) {
+      rec = TRY(e.records.Update(id, [&](ContainerRecord* r) {
         r->status = ContainerStatus::kExited;
         r->exit_code = StartExitCode(err);
         r->error = err.Message();
         r->pid = 0;
-        r->monitor_pid = 0;
         if (r->finished_at == kZeroTime || r->finished_at.empty()) r->finished_at = NowRfc3339Nano();
-      });
-      (void)UnmountAll(RootfsDir(e, id));
+      }));
       if (first) on_started(err);
-      if (first && rec.config.auto_remove) (void)RemoveContainer(e, id, true, true);
+      Finish(e, rec, exit_code);
       return err;
     }
     Running& r = *run;
@@ -332,42 +406,46 @@ Result<int> MonitorContainer(Engine& e, const std::string& id, bool foreground,
       c->started_at = NowRfc3339Nano();
       c->exit_code = 0;
       c->oom_killed = false;
+      c->error.clear();
     }));
     if (first) on_started(Ok());
     first = false;
+    if (!foreground) ExecSmallMonitor(e, id, r, log.get());
     bool stdin_open = foreground && rec.config.interactive;
     exit_code = TRY(WatchProcess(r, log.get(), foreground, rec.config.tty, stdin_open));
-    bool oom = false;
-    if (r.cgroup) {
-      auto kills = r.cgroup->OomKillCount();
-      oom = kills.ok() && *kills > 0;
-      (void)r.cgroup->Destroy();
-    }
-    (void)RemoveAll(runtime::StateDir(e.run_root, id));
-    rec = TRY(e.records.Update(id, [&](ContainerRecord* c) {
-      c->status = ContainerStatus::kExited;
-      c->exit_code = exit_code;
-      c->oom_killed = oom;
-      c->pid = 0;
-      c->finished_at = NowRfc3339Nano();
-    }));
+    rec = TRY(RecordExit(e, id, exit_code, r.cgroup.get()));
     if (!ShouldRestart(rec)) break;
-    SleepMs(backoff_ms);
-    backoff_ms = std::min<int64_t>(backoff_ms * 2, 10000);
+    SleepMs(RestartDelayMs(rec.restart_count));
     rec = TRY(e.records.Update(id, [&](ContainerRecord* c) { c->restart_count++; }));
     if (rec.stopped_by_user) break;  // stopped while we slept
   }
-  (void)UnmountAll(RootfsDir(e, id));
-  if (rec.config.auto_remove) {
-    log.reset();
-    (void)RemoveContainer(e, id, true, true);
-    return exit_code;
-  }
-  (void)e.records.Update(id, [&](ContainerRecord* c) {
-    c->monitor_pid = 0;
-    c->monitor_start = 0;
-  });
-  return exit_code;
+  return Finish(e, rec, exit_code);
+}
+
+}  // namespace
+
+Result<int> MonitorContainer(Engine& e, const std::string& id, bool foreground,
+                             const std::function<void(const Status&)>& on_started) {
+  auto self_start = TRY(runtime::ProcessStartTime(::getpid()));
+  ContainerRecord rec = TRY(e.records.Update(id, [&](ContainerRecord* r) {
+    r->monitor_pid = ::getpid();
+    r->monitor_start = self_start;
+    r->stopped_by_user = false;
+    r->error.clear();
+  }));
+  SetSignals(foreground, rec.config.tty);
+  return RunLoop(e, std::move(rec), foreground, true, on_started);
+}
+
+Result<int> ContinueMonitor(Engine& e, const std::string& id, int exit_code) {
+  ::prctl(PR_SET_NAME, "skiff-monitor", 0, 0, 0);
+  SetSignals(false, false);
+  ContainerRecord rec = TRY(RecordExit(e, id, exit_code, nullptr));
+  if (!ShouldRestart(rec)) return Finish(e, rec, exit_code);
+  SleepMs(RestartDelayMs(rec.restart_count));
+  rec = TRY(e.records.Update(id, [&](ContainerRecord* c) { c->restart_count++; }));
+  if (rec.stopped_by_user) return Finish(e, rec, exit_code);
+  return RunLoop(e, std::move(rec), false, false, [](const Status&) {});
 }
 
 Status SpawnMonitor(Engine& e, const std::string& id) {

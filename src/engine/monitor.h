@@ -20,6 +20,11 @@ namespace skiff::engine {
 Result<int> MonitorContainer(Engine& e, const std::string& id, bool foreground,
                              const std::function<void(const Status&)>& on_started);
 
+// The detached monitor after skiff-monitor saw the container exit (skiff container
+// __monitor ID --exit-code N, exec'd by it in the same process): records the exit, restarts
+// per the policy or cleans up.
+Result<int> ContinueMonitor(Engine& e, const std::string& id, int exit_code);
+
 // Forks a detached monitor (setsid, a subreaper, stdio on /dev/null, every other fd closed)
 // and returns once the container's process runs, or with the start error.
 Status SpawnMonitor(Engine& e, const std::string& id);

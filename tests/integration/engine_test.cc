@@ -260,7 +260,8 @@ TEST_F(EngineTest, KillWaitAndRmRules) {
 
 TEST_F(EngineTest, DetachedRmRemovesItselfAndNameConflicts) {
   std::string id = RunDetached({"--rm", "bb", "true"});
-  for (int i = 0; i < 100 && Exists(root_ + "/containers/" + id); ++i)
+  // The monitor removes the container, then exits.
+  for (int i = 0; i < 100 && (Exists(root_ + "/containers/" + id) || FindProcess(id) != 0); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ExpectNothingLeft(id);
   CmdResult c1 = Skiff({"create", "--name", "same", "bb", "true"});
@@ -387,6 +388,12 @@ TEST_F(EngineTest, LogsSurviveAKilledMonitor) {
   ASSERT_GT(monitor, 0);
   ASSERT_GT(proc, 0);
   EXPECT_EQ(Trim(ReadText("/proc/" + std::to_string(monitor) + "/comm")), "skiff-monitor");
+  // The monitor that stays for the container's lifetime is the small static one: under
+  // 1 MiB resident (conmon is the anchor: about 360 KiB PSS here).
+  std::string status = ReadText("/proc/" + std::to_string(monitor) + "/status");
+  size_t at = status.find("VmRSS:");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_LT(atol(status.c_str() + at + 6), 1024) << status.substr(at, 30);
   for (int i = 0; i < 100 && Skiff({"logs", id}).out != "alive\n"; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ASSERT_EQ(::kill(monitor, SIGKILL), 0);
