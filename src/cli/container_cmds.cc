@@ -466,7 +466,7 @@ void AddLogsCommand(CLI::App* cmd, Globals& g, Action& action) {
 }
 
 // --format: json, or a Go template of field paths: "{{.State.Status}}", "{{json .Config}}".
-std::string ApplyFormat(const std::string& format, const nlohmann::json& doc) {
+std::string ApplyFormat(const std::string& format, const nlohmann::ordered_json& doc) {
   std::string out;
   size_t pos = 0;
   while (pos < format.size()) {
@@ -486,7 +486,7 @@ std::string ApplyFormat(const std::string& format, const nlohmann::json& doc) {
     while (!expr.empty() && expr.back() == ' ') expr.pop_back();
     bool as_json = expr.rfind("json ", 0) == 0;
     if (as_json) expr = expr.substr(5);
-    const nlohmann::json* v = &doc;
+    const nlohmann::ordered_json* v = &doc;
     size_t i = 1;  // after the leading "."
     while (v && i < expr.size()) {
       size_t dot = expr.find('.', i);
@@ -517,13 +517,13 @@ void AddInspectCommand(CLI::App* cmd, Globals& g, Action& action) {
     action = [&g, a]() -> Result<int> {
       auto e = OpenEngine(g);
       if (!e.ok()) return Fail("inspect", e.error());
-      nlohmann::json arr = nlohmann::json::array();
+      nlohmann::ordered_json arr = nlohmann::ordered_json::array();
       int rc = 0;
       for (const auto& ref : a->refs) {
         if (a->type != "image") {
           auto rec = engine::Refresh(*e, ref);
           if (rec.ok()) {
-            arr.push_back(nlohmann::json::parse(engine::InspectJson(*e, *rec)));
+            arr.push_back(nlohmann::ordered_json::parse(engine::InspectJson(*e, *rec)));
             continue;
           }
           if (a->type == "container") {
@@ -539,7 +539,7 @@ void AddInspectCommand(CLI::App* cmd, Globals& g, Action& action) {
           rc = 1;
           continue;
         }
-        auto doc = nlohmann::json::parse(image::InspectJson(*img));
+        auto doc = nlohmann::ordered_json::parse(image::InspectJson(*img));
         arr.push_back(doc.is_array() && !doc.empty() ? doc[0] : doc);
       }
       if (a->format.empty() || a->format == "json") {

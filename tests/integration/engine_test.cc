@@ -146,6 +146,33 @@ TEST_F(EngineTest, RunPassesOutputAndExitCode) {
   EXPECT_EQ(ok.code, 0) << ok.err;
 }
 
+TEST_F(EngineTest, ForegroundForwardsSignalsAndStdinEof) {
+  CmdResult result;
+  std::thread run([&] {
+    result = Skiff({"run", "--rm", "--name", "fwd-sig", "bb", "sh", "-c",
+                    "trap 'echo got-term; exit 7' TERM; echo ready; "
+                    "while true; do sleep 0.1; done"});
+  });
+  pid_t skiff = 0;
+  for (int i = 0; i < 200 && !skiff; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    skiff = FindProcess("fwd-sig");
+  }
+  ASSERT_GT(skiff, 0);
+  // Until the container runs, a SIGTERM would end skiff itself.
+  for (int i = 0; i < 200 && Inspect("fwd-sig")["State"]["Status"] != "running"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ::kill(skiff, SIGTERM);
+  run.join();
+  EXPECT_EQ(result.code, 7) << result.err;
+  EXPECT_EQ(result.out, "ready\ngot-term\n");
+  // -i: our stdin (here /dev/null) goes to the container; its EOF closes the container's.
+  CmdResult cat = Skiff({"run", "--rm", "-i", "bb", "cat"}, 10000);
+  EXPECT_EQ(cat.code, 0) << cat.err;
+  EXPECT_FALSE(cat.timed_out);
+}
+
 TEST_F(EngineTest, ExitCodes125To127) {
   CmdResult nf = Skiff({"run", "--rm", "bb", "nosuchcommand"});
   EXPECT_EQ(nf.code, 127) << nf.err;
