@@ -294,6 +294,11 @@ Status RemoveContainer(Engine& e, const std::string& ref, bool force, bool volum
       auto cur = e.records.Lookup(r.id);
       if (!cur.ok()) return Ok();  // the monitor's --rm got there first
       if (!MonitorAlive(*cur) || cur->monitor_pid == ::getpid()) break;
+      if (waited == 2000) {
+        // Still there: asleep before a restart (up to 10 s). We clean up ourselves.
+        UniqueFd m(sys::PidfdOpen(cur->monitor_pid, 0));
+        if (m && MonitorAlive(*cur)) (void)sys::PidfdSendSignal(m.get(), SIGKILL, 0);
+      }
       SleepMs(20);
     }
   }

@@ -237,6 +237,27 @@ TEST_F(EngineTest, DetachedPsLogsStopRm) {
   ExpectNothingLeft(id);
 }
 
+TEST_F(EngineTest, LogsFollowUntilExitAndSince) {
+  std::string id = RunDetached(
+      {"bb", "sh", "-c", "for i in 1 2 3; do echo line$i; sleep 0.3; done; echo bye >&2"});
+  auto t0 = std::chrono::steady_clock::now();
+  CmdResult f = Skiff({"logs", "-f", id}, 15000);
+  EXPECT_FALSE(f.timed_out);
+  EXPECT_EQ(f.code, 0) << f.err;
+  EXPECT_EQ(f.out, "line1\nline2\nline3\n");
+  EXPECT_EQ(f.err, "bye\n");
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(500))
+      << "-f returned before the container ended";
+  EXPECT_EQ(Skiff({"logs", "--since", "1h", id}).out, "line1\nline2\nline3\n");
+  EXPECT_EQ(Skiff({"logs", "--since", "2000-01-01T00:00:00Z", "--until", "2000-01-02T00:00:00Z", id}).out,
+            "");
+  // --tail counts records of both streams, as Docker.
+  CmdResult tail = Skiff({"logs", "--tail", "2", id});
+  EXPECT_EQ(tail.out, "line3\n");
+  EXPECT_EQ(tail.err, "bye\n");
+  EXPECT_EQ(Skiff({"logs", "--tail", "0", id}).out, "");
+}
+
 TEST_F(EngineTest, StopEscalatesToSigkill) {
   std::string id = RunDetached(
       {"--stop-timeout", "1", "bb", "sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"});
