@@ -17,10 +17,11 @@ namespace skiff::engine {
 namespace {
 
 Status MountOverlayLegacy(const std::vector<std::string>& lower, const std::string& upper,
-                          const std::string& work, const std::string& target) {
+                          const std::string& work, const std::string& target, bool vol) {
   std::string data = "lowerdir=";
   for (size_t i = 0; i < lower.size(); ++i) data += (i ? ":" : "") + lower[i];
   data += ",upperdir=" + upper + ",workdir=" + work;
+  if (vol) data += ",volatile";
   if (::mount("overlay", target.c_str(), "overlay", 0, data.c_str()) < 0)
     return Errno("mount overlay on %s (%zu lower dirs)", target.c_str(), lower.size());
   return Ok();
@@ -35,19 +36,25 @@ Status Config(int fd, const char* key, const std::string& value) {
 }  // namespace
 
 Status MountOverlay(const std::vector<std::string>& lower, const std::string& upper,
-                    const std::string& work, const std::string& target) {
+                    const std::string& work, const std::string& target, bool volatile_upper) {
   if (lower.empty()) return MakeError(EINVAL, "mount overlay on %s: no lower dirs", target.c_str());
+  // A volatile mount leaves work/work/incompat/volatile behind, and overlayfs refuses to
+  // mount that work dir again until it is gone (Documentation/filesystems/overlayfs.rst).
+  (void)RemoveAll(work + "/work/incompat");
   UniqueFd fs(sys::Fsopen("overlay", FSOPEN_CLOEXEC));
-  if (!fs) return MountOverlayLegacy(lower, upper, work, target);
+  if (!fs) return MountOverlayLegacy(lower, upper, work, target, volatile_upper);
   TRY(Config(fs.get(), "source", "overlay"));
   for (const std::string& l : lower) {
     if (sys::Fsconfig(fs.get(), FSCONFIG_SET_STRING, "lowerdir+", l.c_str(), 0) < 0) {
-      if (errno == EINVAL && &l == &lower[0]) return MountOverlayLegacy(lower, upper, work, target);
+      if (errno == EINVAL && &l == &lower[0])
+        return MountOverlayLegacy(lower, upper, work, target, volatile_upper);
       return Errno("overlay lowerdir+=%s", l.c_str());
     }
   }
   TRY(Config(fs.get(), "upperdir", upper));
   TRY(Config(fs.get(), "workdir", work));
+  if (volatile_upper && sys::Fsconfig(fs.get(), FSCONFIG_SET_FLAG, "volatile", nullptr, 0) < 0)
+    return Errno("overlay volatile");
   if (sys::Fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0)
     return Errno("mount overlay on %s (%zu lower dirs)", target.c_str(), lower.size());
   UniqueFd mnt(sys::Fsmount(fs.get(), FSMOUNT_CLOEXEC, 0));

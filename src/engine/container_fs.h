@@ -15,8 +15,12 @@ namespace skiff::engine {
 // Mounts an overlay at target: lower dirs top first, upper and work dirs. Uses the new mount
 // API with one "lowerdir+" per layer, so that no length limit applies to the list (mount(2)
 // takes one page of options); falls back to mount(2) on kernels before 6.8.
+// volatile_upper: overlayfs "volatile", no sync of the upper dir at unmount. Unmounting a
+// normal overlay syncs the upper filesystem, which costs 100+ ms on this ext4; a --rm
+// container's upper dir is thrown away anyway (podman does the same for --rm).
 Status MountOverlay(const std::vector<std::string>& lower, const std::string& upper,
-                    const std::string& work, const std::string& target);
+                    const std::string& work, const std::string& target,
+                    bool volatile_upper = false);
 // Detaches whatever is mounted at target (repeatedly: stacked mounts) and checks that
 // target is a plain directory again: RemoveAll must never descend into a mount.
 Status UnmountAll(const std::string& target);

@@ -165,7 +165,7 @@ Result<ContainerRecord> CreateContainer(Engine& e, const RunOptions& opts,
   for (const char* sub : {"/rootfs", "/upper", "/work"})
     if (::mkdir((dir + sub).c_str(), 0755) < 0) return Errno("mkdir %s%s", dir.c_str(), sub);
   std::string rootfs = RootfsDir(e, rec.id);
-  TRY(MountOverlay(lower, dir + "/upper", dir + "/work", rootfs).Wrap("rootfs"));
+  TRY(MountOverlay(lower, dir + "/upper", dir + "/work", rootfs, opts.auto_remove).Wrap("rootfs"));
 
   SpecInputs in;
   in.id = rec.id;

@@ -101,7 +101,8 @@ Result<Running> StartProcess(Engine& e, const ContainerRecord& rec, bool foregro
   std::string rootfs = RootfsDir(e, rec.id);
   std::string dir = BundleDir(e, rec.id);
   if (!IsMountPoint(rootfs))
-    TRY(MountOverlay(rec.config.lower_dirs, dir + "/upper", dir + "/work", rootfs));
+    TRY(MountOverlay(rec.config.lower_dirs, dir + "/upper", dir + "/work", rootfs,
+                     rec.config.auto_remove));
   // Leftovers of a monitor that died (Refresh normally clears them).
   (void)runtime::Delete(e.run_root, rec.id, true);
 
