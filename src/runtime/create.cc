@@ -210,6 +210,7 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
     return MakeError(0, "linux.cgroupsPath: \"%s\" must not contain \"..\"", cg_path.c_str());
   c.cgroup = TRY(cgroup::New(h, cg_path, opts.id));
   PlanOptions po{bundle, opts.no_pivot, preserve, &h, c.cgroup->Paths()};
+  po.seccomp_cache = opts.root + "/.seccomp";  // ListIds skips dot names
   ChildPlan plan = TRY(BuildPlan(spec, po));
   if (listen_fds > 0) {
     plan.env.push_back(StrFormat("LISTEN_FDS=%d", listen_fds));

@@ -345,7 +345,7 @@ Result<ChildPlan> BuildPlan(const oci::Spec& spec, const PlanOptions& in) {
   const oci::Process& p = spec.process ? *spec.process : kNoProcess;
   TRY(PlanProcess(p, &plan));
   if (s->linux->seccomp) {
-    plan.seccomp = TRY(CompileSeccomp(*s->linux->seccomp));
+    plan.seccomp = TRY(CompileSeccompCached(*s->linux->seccomp, opts.seccomp_cache));
   }
   plan.preserve_fds = opts.preserve_fds;
   if (spec.hooks) {

@@ -21,9 +21,11 @@ struct PlanOptions {
   // that it sees its own limits, not the host's root cgroups.
   std::map<std::string, std::string> cgroup_paths;
   bool has_cgroupns = false;  // set by BuildPlan from the spec
+  // Where compiled seccomp programs are kept (CompileSeccompCached); "" = compile each time.
+  std::string seccomp_cache;
 };
 
-// Pure: no syscalls beyond stat of bind sources. Namespace paths are recorded, not opened.
+// Pure: no syscalls beyond stat of bind sources (and the seccomp cache's files). Namespace paths are recorded, not opened.
 Result<ChildPlan> BuildPlan(const oci::Spec& spec, const PlanOptions& opts);
 
 std::vector<HookSpec> ToHookSpecs(const std::vector<oci::Hook>& hooks);

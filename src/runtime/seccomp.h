@@ -21,6 +21,14 @@ namespace skiff::runtime {
 // field: `linux.seccomp.syscalls[3].action: unknown action "X"`.
 Result<SeccompProgram> CompileSeccomp(const oci::Seccomp& spec);
 
+// CompileSeccomp through a cache in dir ("" = no cache): <dir>/<key>.bpf, where the key is
+// the digest of every field of the spec that shapes the program, with libseccomp's version,
+// API level and native architecture. A missing or malformed file is compiled and
+// (best effort, atomically, mode 0600) written; dir is made 0700 when missing. The cache
+// is as trusted as the runtime's state root it lives in.
+Result<SeccompProgram> CompileSeccompCached(const oci::Seccomp& spec, const std::string& dir);
+std::string SeccompCacheKey(const oci::Seccomp& spec);
+
 // A profile equal in effect to Docker's default (moby profiles/seccomp/default.json),
 // resolved as Docker resolves it for a container with the given capabilities
 // ("CAP_SYS_ADMIN"...) on the architecture skiff was built for: defaultAction

@@ -13,6 +13,11 @@
 #include <cerrno>
 #include <functional>
 
+#include <sys/stat.h>
+
+#include <cstring>
+
+#include "base/file.h"
 #include "runtime/seccomp.h"
 
 namespace skiff::runtime {
@@ -265,6 +270,93 @@ TEST(LoadSeccomp, DockerDefaultInTheChild) {
   });
   ASSERT_TRUE(WIFEXITED(st));
   EXPECT_EQ(WEXITSTATUS(st), 0);
+}
+
+}  // namespace
+}  // namespace skiff::runtime
+
+namespace skiff::runtime {
+namespace {
+
+bool SameFilter(const SeccompProgram& a, const SeccompProgram& b) {
+  return a.flags == b.flags && a.has_notify == b.has_notify &&
+         a.filter.size() == b.filter.size() &&
+         std::memcmp(a.filter.data(), b.filter.data(), a.filter.size() * sizeof(sock_filter)) == 0;
+}
+
+class SeccompCache : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char t[] = "/tmp/skiff-seccomp-cache.XXXXXX";
+    ASSERT_NE(mkdtemp(t), nullptr);
+    dir_ = std::string(t) + "/cache";  // made by the first compile
+  }
+  void TearDown() override { (void)RemoveAll(dir_.substr(0, dir_.rfind('/'))); }
+  std::string FileOf(const oci::Seccomp& s) { return dir_ + "/" + SeccompCacheKey(s) + ".bpf"; }
+  std::string dir_;
+};
+
+TEST_F(SeccompCache, SecondCompileReadsWhatTheFirstWrote) {
+  oci::Seccomp s = DefaultSeccompProfile({"CAP_CHOWN", "CAP_KILL"});
+  auto first = CompileSeccompCached(s, dir_);
+  ASSERT_TRUE(first.ok()) << first.error().Message();
+  ASSERT_TRUE(SameFilter(*first, MustCompile(s)));
+  struct stat st;
+  ASSERT_EQ(::stat(FileOf(s).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(::stat(dir_.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  // Proof that the file is what is used: plant another valid program under the key.
+  oci::Seccomp other = AllowAllBut({Rule({"mkdirat"}, "SCMP_ACT_ERRNO")});
+  std::string other_dir = dir_ + "-other";
+  ASSERT_TRUE(CompileSeccompCached(other, other_dir).ok());
+  ASSERT_EQ(::rename(FileOf(other).replace(0, dir_.size(), other_dir).c_str(), FileOf(s).c_str()), 0);
+  auto second = CompileSeccompCached(s, dir_);
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(SameFilter(*second, MustCompile(other)));
+}
+
+TEST_F(SeccompCache, KeyFollowsEveryField) {
+  oci::Seccomp a = AllowAllBut({Rule({"mkdirat"}, "SCMP_ACT_ERRNO")});
+  oci::Seccomp b = a;
+  EXPECT_EQ(SeccompCacheKey(a), SeccompCacheKey(b));
+  b.syscalls[0].errno_ret = 1;
+  EXPECT_NE(SeccompCacheKey(a), SeccompCacheKey(b));
+  b = a;
+  b.syscalls[0].names = {"mkdir", "at"};  // not the same as {"mkdirat"} by concatenation
+  oci::Seccomp c = a;
+  c.syscalls[0].names = {"mkdirat", ""};
+  EXPECT_NE(SeccompCacheKey(b), SeccompCacheKey(c));
+  b = a;
+  b.flags = {"SECCOMP_FILTER_FLAG_LOG"};
+  EXPECT_NE(SeccompCacheKey(a), SeccompCacheKey(b));
+  b = a;
+  b.syscalls[0].args.push_back({0, 1, 0, "SCMP_CMP_EQ"});
+  EXPECT_NE(SeccompCacheKey(a), SeccompCacheKey(b));
+}
+
+TEST_F(SeccompCache, MalformedFileIsRecompiledAndReplaced) {
+  oci::Seccomp s = AllowAllBut({Rule({"mkdirat"}, "SCMP_ACT_ERRNO")});
+  ASSERT_TRUE(CompileSeccompCached(s, dir_).ok());
+  for (const char* junk : {"", "SKSECC1\n", "garbage that is not a program at all........."}) {
+    ASSERT_TRUE(WriteFile(FileOf(s), junk).ok());
+    auto p = CompileSeccompCached(s, dir_);
+    ASSERT_TRUE(p.ok());
+    EXPECT_TRUE(SameFilter(*p, MustCompile(s))) << junk;
+  }
+}
+
+TEST_F(SeccompCache, ErrorsAreNotCached) {
+  oci::Seccomp s = AllowAllBut({Rule({"kill"}, "X")});
+  EXPECT_FALSE(CompileSeccompCached(s, dir_).ok());
+  EXPECT_NE(::access(FileOf(s).c_str(), F_OK), 0);
+}
+
+TEST_F(SeccompCache, NoDirMeansNoCache) {
+  oci::Seccomp s = AllowAllBut({Rule({"mkdirat"}, "SCMP_ACT_ERRNO")});
+  auto p = CompileSeccompCached(s, "");
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(SameFilter(*p, MustCompile(s)));
 }
 
 }  // namespace
