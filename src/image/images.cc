@@ -178,8 +178,9 @@ Status TagImage(Store& store, const std::string& source, const std::string& targ
   return store.SetRef(r.String(), img.manifest_desc);
 }
 
-Result<std::vector<std::string>> RemoveImage(Store& store, const std::string& name_or_id,
-                                             bool force) {
+Result<std::vector<std::string>> RemoveImage(
+    Store& store, const std::string& name_or_id, bool force,
+    const std::function<Status(const Image&)>& before_delete) {
   Image img = TRY(FindImage(store, name_or_id));
   std::vector<std::string> lines;
   std::vector<std::string> untag;
@@ -199,6 +200,7 @@ Result<std::vector<std::string>> RemoveImage(Store& store, const std::string& na
                        img.config_digest.substr(7, 12).c_str());
     untag = all_refs;
   }
+  if (untag.size() == all_refs.size() && before_delete) TRY(before_delete(img));
   for (const auto& r : untag) {
     TRY(store.RemoveRef(r));
     auto parsed = ParseReference(r);
