@@ -9,6 +9,7 @@
 #include "image/images.h"
 #include "image/progress.h"
 #include "image/pull.h"
+#include "image/pull_unpack.h"
 #include "image/push.h"
 #include "image/reference.h"
 #include "image/registry.h"
@@ -18,9 +19,7 @@ namespace skiff::cli {
 
 namespace {
 
-Result<image::Store> OpenStore(const Globals& g) {
-  return image::Store::Open(g.root + "/oci");
-}
+Result<image::Store> OpenStore(const Globals& g) { return image::Store::Open(g.root + "/oci"); }
 
 Result<image::LayerStore> OpenLayers(const Globals& g) {
   return image::LayerStore::Open(g.root + "/layers");
@@ -71,9 +70,9 @@ Result<int> ListImagesCmd(const Globals& g, const ImagesFlags& f) {
   auto list = image::ListImages(*store);
   if (!list.ok()) return Fail("images", list.error());
   nlohmann::json arr = nlohmann::json::array();
-  std::string table =
-      f.quiet ? "" : StrFormat("%-40s %-10s %-15s %-16s %s\n", "REPOSITORY", "TAG", "IMAGE ID",
-                               "CREATED", "SIZE");
+  std::string table = f.quiet ? ""
+                              : StrFormat("%-40s %-10s %-15s %-16s %s\n", "REPOSITORY", "TAG",
+                                          "IMAGE ID", "CREATED", "SIZE");
   for (const auto& img : *list) {
     std::string id = f.no_trunc ? img.config_digest : img.config_digest.substr(7, 12);
     if (f.quiet) {
@@ -256,20 +255,26 @@ Result<int> PullCmd(const Globals& g, const PullArgs& a) {
     }
     image::ProgressRenderer progress(stderr);
     if (!a.quiet) opts.progress = progress.Callback();
+    // A pull killed before left temp files; gone now unless another pull is running.
+    if (Status st = image::SweepTemps(*store); !st) return Fail(what, st.error());
     auto lock = image::StoreLock::Shared(*store);
     if (!lock.ok()) return Fail(what, lock.error());
-    auto r = image::Pull(*store, a.src, opts);
+    auto layers = OpenLayers(g);
+    if (!layers.ok()) return Fail(what, layers.error());
+    auto r = image::PullAndUnpack(*store, *layers, a.src, opts);
     if (!a.quiet) progress.Finish();
     if (!r.ok()) return Fail(what, r.error());
-    name = r->ref;
-    if (!a.quiet) std::printf("Digest: %s\n", r->manifest.digest.c_str());
+    name = r->pull.ref;
+    if (!a.quiet) std::printf("Digest: %s\n", r->pull.manifest.digest.c_str());
   }
-  auto img = image::FindImage(*store, name);
-  if (!img.ok()) return Fail(what, img.error());
-  auto layers = OpenLayers(g);
-  if (!layers.ok()) return Fail(what, layers.error());
-  auto lower = image::UnpackImage(*store, *layers, *img);
-  if (!lower.ok()) return Fail(what, lower.error());
+  if (!t.transport.empty()) {
+    auto img = image::FindImage(*store, name);
+    if (!img.ok()) return Fail(what, img.error());
+    auto layers = OpenLayers(g);
+    if (!layers.ok()) return Fail(what, layers.error());
+    auto lower = image::UnpackImage(*store, *layers, *img);
+    if (!lower.ok()) return Fail(what, lower.error());
+  }
   auto ref = image::ParseReference(name);
   std::printf("%s\n", ref.ok() ? ref->String().c_str() : name.c_str());
   return 0;
@@ -339,8 +344,8 @@ void AddLoginCommands(CLI::App& app, Globals& g, Action& action) {
         std::getline(std::cin, a->cred.password);
       }
       if (a->cred.password.empty()) return Fail(what, MakeError(0, "no password given"));
-      Status st = image::Login(a->registry, a->cred, g.root + "/auth.json",
-                               MakeRegistryOptions(g, a->reg));
+      Status st =
+          image::Login(a->registry, a->cred, g.root + "/auth.json", MakeRegistryOptions(g, a->reg));
       if (!st) return Fail(what, st.error());
       std::printf("Login Succeeded\n");
       return 0;
@@ -365,7 +370,8 @@ void AddSaveLoadCommands(CLI::App& app, Globals& g, Action& action) {
     bool quiet = false;
   };
   auto a = std::make_shared<Args>();
-  CLI::App* save = app.add_subcommand("save", "write images to a tar (OCI layout + docker-archive)");
+  CLI::App* save =
+      app.add_subcommand("save", "write images to a tar (OCI layout + docker-archive)");
   save->add_option("image", a->images, "image names or IDs")->required();
   save->add_option("-o,--output", a->file, "the archive to write")->required();
   save->callback([&g, &action, a] {
@@ -388,7 +394,8 @@ void AddSaveLoadCommands(CLI::App& app, Globals& g, Action& action) {
       if (!names.ok()) return Fail("load " + a->file, names.error());
       for (const auto& n : *names) {
         auto r = image::ParseReference(n);
-        if (!a->quiet) std::printf("Loaded image: %s\n", r.ok() ? r->Familiar().c_str() : n.c_str());
+        if (!a->quiet)
+          std::printf("Loaded image: %s\n", r.ok() ? r->Familiar().c_str() : n.c_str());
       }
       return 0;
     };
@@ -483,8 +490,9 @@ Result<int> UnmountCmd(const Globals& g, const MountArgs& a) {
 void AddMountCommands(CLI::App* image, Globals& g, Action& action) {
   auto a = std::make_shared<MountArgs>();
   CLI::App* mount = image->add_subcommand(
-      "mount", "mount images' root filesystems read-only and print the paths; with no image, "
-               "list the mounted ones");
+      "mount",
+      "mount images' root filesystems read-only and print the paths; with no image, "
+      "list the mounted ones");
   mount->add_option("image", a->images, "image names or IDs");
   mount->add_flag("-a,--all", a->all, "mount every image");
   mount->add_option("--format", a->format, "json for machine-readable output")

@@ -127,8 +127,10 @@ Status ApplyChange(oci::ContainerConfig* c, const std::string& change) {
   } else if (op == "STOPSIGNAL") {
     c->stop_signal = v;
   } else {
-    return MakeError(0, "unsupported change \"%s\" (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, "
-                        "EXPOSE, VOLUME, STOPSIGNAL)", op.c_str());
+    return MakeError(0,
+                     "unsupported change \"%s\" (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, "
+                     "EXPOSE, VOLUME, STOPSIGNAL)",
+                     op.c_str());
   }
   return Ok();
 }
@@ -229,6 +231,29 @@ Result<StoreLock> StoreLock::Exclusive(const Store& store) {
   return StoreLock(TRY(LockStore(store, LOCK_EX)));
 }
 
+Status SweepTemps(const Store& store) {
+  auto lock = LockStore(store, LOCK_EX | LOCK_NB);
+  if (!lock.ok()) {
+    if (lock.error().code == EWOULDBLOCK) return Ok();  // someone is writing: their temps live
+    return std::move(lock).error();
+  }
+  for (const auto& [dir, prefix] :
+       {std::pair<std::string, std::string>{"/blobs/sha256", ".tmp-"}, {"", "index.json.tmp."}}) {
+    std::string d = store.dir() + dir;
+    DIR* dp = ::opendir(d.c_str());
+    if (!dp) return Errno("open %s", d.c_str());
+    std::vector<std::string> stale;
+    while (struct dirent* de = ::readdir(dp))
+      if (std::string_view(de->d_name).starts_with(prefix)) stale.push_back(de->d_name);
+    ::closedir(dp);
+    for (const auto& n : stale) {
+      if (::unlink((d + "/" + n).c_str()) < 0 && errno != ENOENT)
+        return Errno("remove %s/%s", d.c_str(), n.c_str());
+    }
+  }
+  return Ok();
+}
+
 Result<std::vector<std::string>> CollectGarbage(Store& store) {
   StoreLock lock = TRY(StoreLock::Exclusive(store));
   std::set<std::string> live;
@@ -291,9 +316,8 @@ Result<std::string> ImportDir(Store& store, const std::string& dir, const std::s
   StoreLock lock = TRY(StoreLock::Shared(store));
   LayerBlob layer = TRY(WriteLayerFromDir(store, dir));
   cfg.diff_ids.push_back(layer.diff_id);
-  cfg.history.push_back({.created = cfg.created,
-                         .created_by = "skiff import " + dir,
-                         .comment = opts.message});
+  cfg.history.push_back(
+      {.created = cfg.created, .created_by = "skiff import " + dir, .comment = opts.message});
   std::string cfg_json = oci::ImageConfigJson(cfg);
   std::string cfg_digest = TRY(store.PutBlob(cfg_json));
   oci::Manifest m;
@@ -374,8 +398,8 @@ std::string InspectJson(const Image& img) {
               {"Os", img.config.os},
               {"Size", img.size},
               {"Config", config},
-              {"Manifest", {{"MediaType", img.manifest_desc.media_type},
-                            {"Digest", img.manifest_desc.digest}}},
+              {"Manifest",
+               {{"MediaType", img.manifest_desc.media_type}, {"Digest", img.manifest_desc.digest}}},
               {"Layers", blobs},
               {"RootFS", {{"Type", img.config.rootfs_type}, {"Layers", layers}}}};
   if (!img.config.variant.empty()) doc["Variant"] = img.config.variant;

@@ -59,6 +59,11 @@ class StoreLock {
   UniqueFd fd_;
 };
 
+// Removes the temp files (blobs/sha256/.tmp-*, index.json.tmp.*) that a killed pull or import
+// left, when no other pull or import is running: it takes the store's lock exclusive without
+// waiting and does nothing when that fails. Layer temp dirs are LayerStore::Ensure's to sweep.
+Status SweepTemps(const Store& store);
+
 struct ImportOptions {
   std::vector<std::string> changes;  // Dockerfile-like: CMD, ENTRYPOINT, ENV, WORKDIR, USER ...
   std::string message;

@@ -88,13 +88,15 @@ bool LayerStore::Has(const std::string& chain_id) const {
   return ValidateSha256Digest(chain_id).ok() && PathExists(Path(chain_id));
 }
 
-Result<std::string> LayerStore::Ensure(const std::string& chain_id, const UnpackFn& unpack) {
+Result<std::string> LayerStore::Ensure(const std::string& chain_id, const UnpackFn& unpack,
+                                       bool wait) {
   TRY(ValidateSha256Digest(chain_id).Wrap("chain id"));
   std::string hex = chain_id.substr(7);
   std::string path = dir_ + "/" + hex;
   // A layer under its real name is complete: it got there by rename.
   if (PathExists(path)) return path;
-  UniqueFd lock = TRY(LockPath(dir_ + "/" + kLocksDir + "/" + hex, true));
+  UniqueFd lock = TRY(LockPath(dir_ + "/" + kLocksDir + "/" + hex, wait));
+  if (!lock) return std::string();
   if (PathExists(path)) return path;  // another process unpacked it while we waited
   // Temp dirs of this layer are a crashed unpack's: we hold the lock nobody else does.
   for (const std::string& name : TRY(ListDir(dir_))) {
