@@ -1,12 +1,15 @@
-// skiff images | tag | rmi | import | image {ls,inspect,rm,tag,prune,import}.
+// skiff images | tag | rmi | import | pull | push | login | save | load |
+// image {ls,inspect,rm,tag,prune,import,pull,mount,unmount}.
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "cli/skiff_cli.h"
+#include "image/image_mount.h"
 #include "image/images.h"
 #include "image/progress.h"
 #include "image/pull.h"
+#include "image/pull_unpack.h"
 #include "image/push.h"
 #include "image/reference.h"
 #include "image/registry.h"
@@ -16,9 +19,7 @@ namespace skiff::cli {
 
 namespace {
 
-Result<image::Store> OpenStore(const Globals& g) {
-  return image::Store::Open(g.root + "/oci");
-}
+Result<image::Store> OpenStore(const Globals& g) { return image::Store::Open(g.root + "/oci"); }
 
 Result<image::LayerStore> OpenLayers(const Globals& g) {
   return image::LayerStore::Open(g.root + "/layers");
@@ -35,6 +36,8 @@ Status Prune(const Globals& g, image::Store& store, std::vector<std::string>* re
   }
   return Ok();
 }
+
+image::ImageMounts Mounts(const Globals& g) { return image::ImageMounts(g.root + "/mounts"); }
 
 struct RegistryFlags {
   bool tls_verify = true;
@@ -67,9 +70,9 @@ Result<int> ListImagesCmd(const Globals& g, const ImagesFlags& f) {
   auto list = image::ListImages(*store);
   if (!list.ok()) return Fail("images", list.error());
   nlohmann::json arr = nlohmann::json::array();
-  std::string table =
-      f.quiet ? "" : StrFormat("%-40s %-10s %-15s %-16s %s\n", "REPOSITORY", "TAG", "IMAGE ID",
-                               "CREATED", "SIZE");
+  std::string table = f.quiet ? ""
+                              : StrFormat("%-40s %-10s %-15s %-16s %s\n", "REPOSITORY", "TAG",
+                                          "IMAGE ID", "CREATED", "SIZE");
   for (const auto& img : *list) {
     std::string id = f.no_trunc ? img.config_digest : img.config_digest.substr(7, 12);
     if (f.quiet) {
@@ -139,8 +142,18 @@ void AddRmiCommand(CLI::App* cmd, Globals& g, Action& action) {
       auto store = OpenStore(g);
       if (!store.ok()) return Fail("rmi", store.error());
       int rc = 0;
+      image::ImageMounts mounts = Mounts(g);
+      // A mounted image stays unless forced; forced, it is unmounted first.
+      auto unmount_first = [&mounts, force](const image::Image& img) -> Status {
+        if (!mounts.IsMounted(img.config_digest)) return Ok();
+        if (!*force)
+          return MakeError(0, "image is in use by a mount at %s (unmount it or use -f)",
+                           mounts.Path(img.config_digest).c_str());
+        TRY(mounts.Unmount(img.config_digest));
+        return Ok();
+      };
       for (const auto& n : *names) {
-        auto lines = image::RemoveImage(*store, n, *force);
+        auto lines = image::RemoveImage(*store, n, *force, unmount_first);
         if (!lines.ok()) {
           Fail("rmi " + n, lines.error());
           rc = 1;  // as docker rmi
@@ -223,21 +236,30 @@ struct PullArgs {
   FILE* out = stdout;  // run's pull keeps stdout for the container (and run -d's ID)
 };
 
-// The pull itself (a transport or a registry, with progress on stderr); the stored name.
+// The pull itself (a transport or a registry, with progress on stderr), its layers
+// unpacked (from a registry in one pass with the download); the stored name.
 Result<std::string> PullToStore(const Globals& g, image::Store& store, const PullArgs& a) {
+  image::LayerStore layers = TRY(OpenLayers(g));
   image::TransportRef t = image::ParseTransport(a.src);
-  if (!t.transport.empty()) return image::PullFromTransport(store, t, "");
+  if (!t.transport.empty()) {
+    std::string name = TRY(image::PullFromTransport(store, t, ""));
+    auto img = TRY(image::FindImage(store, name));
+    TRY(image::UnpackImage(store, layers, img));
+    return name;
+  }
   image::PullOptions opts;
   opts.registry = MakeRegistryOptions(g, a.reg);
   if (!a.platform.empty()) opts.platform = TRY(oci::ParsePlatform(a.platform));
   image::ProgressRenderer progress(stderr);
   if (!a.quiet) opts.progress = progress.Callback();
+  // A pull killed before left temp files; gone now unless another pull is running.
+  TRY(image::SweepTemps(store));
   auto lock = TRY(image::StoreLock::Shared(store));
-  auto r = image::Pull(store, a.src, opts);
+  auto r = image::PullAndUnpack(store, layers, a.src, opts);
   if (!a.quiet) progress.Finish();
   if (!r.ok()) return std::move(r).error();
-  if (!a.quiet) std::fprintf(a.out, "Digest: %s\n", r->manifest.digest.c_str());
-  return r->ref;
+  if (!a.quiet) std::fprintf(a.out, "Digest: %s\n", r->pull.manifest.digest.c_str());
+  return r->pull.ref;
 }
 
 Result<int> PullCmd(const Globals& g, const PullArgs& a) {
@@ -247,12 +269,6 @@ Result<int> PullCmd(const Globals& g, const PullArgs& a) {
   auto pulled = PullToStore(g, *store, a);
   if (!pulled.ok()) return Fail(what, pulled.error());
   std::string name = *pulled;
-  auto img = image::FindImage(*store, name);
-  if (!img.ok()) return Fail(what, img.error());
-  auto layers = OpenLayers(g);
-  if (!layers.ok()) return Fail(what, layers.error());
-  auto lower = image::UnpackImage(*store, *layers, *img);
-  if (!lower.ok()) return Fail(what, lower.error());
   auto ref = image::ParseReference(name);
   std::printf("%s\n", ref.ok() ? ref->String().c_str() : name.c_str());
   return 0;
@@ -336,8 +352,8 @@ void AddLoginCommands(CLI::App& app, Globals& g, Action& action) {
         std::getline(std::cin, a->cred.password);
       }
       if (a->cred.password.empty()) return Fail(what, MakeError(0, "no password given"));
-      Status st = image::Login(a->registry, a->cred, g.root + "/auth.json",
-                               MakeRegistryOptions(g, a->reg));
+      Status st =
+          image::Login(a->registry, a->cred, g.root + "/auth.json", MakeRegistryOptions(g, a->reg));
       if (!st) return Fail(what, st.error());
       std::printf("Login Succeeded\n");
       return 0;
@@ -362,7 +378,8 @@ void AddSaveLoadCommands(CLI::App& app, Globals& g, Action& action) {
     bool quiet = false;
   };
   auto a = std::make_shared<Args>();
-  CLI::App* save = app.add_subcommand("save", "write images to a tar (OCI layout + docker-archive)");
+  CLI::App* save =
+      app.add_subcommand("save", "write images to a tar (OCI layout + docker-archive)");
   save->add_option("image", a->images, "image names or IDs")->required();
   save->add_option("-o,--output", a->file, "the archive to write")->required();
   save->callback([&g, &action, a] {
@@ -385,11 +402,116 @@ void AddSaveLoadCommands(CLI::App& app, Globals& g, Action& action) {
       if (!names.ok()) return Fail("load " + a->file, names.error());
       for (const auto& n : *names) {
         auto r = image::ParseReference(n);
-        if (!a->quiet) std::printf("Loaded image: %s\n", r.ok() ? r->Familiar().c_str() : n.c_str());
+        if (!a->quiet)
+          std::printf("Loaded image: %s\n", r.ok() ? r->Familiar().c_str() : n.c_str());
       }
       return 0;
     };
   });
+}
+
+struct MountArgs {
+  std::vector<std::string> images;
+  bool all = false, force = false;
+  std::string format;
+};
+
+// podman's listing: the image's first name (its ID when it has none), then the path.
+Result<int> ListMountsCmd(const Globals& g, const MountArgs& a) {
+  auto store = OpenStore(g);
+  if (!store.ok()) return Fail("image mount", store.error());
+  auto list = Mounts(g).List();
+  if (!list.ok()) return Fail("image mount", list.error());
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& m : *list) {
+    auto img = image::FindImage(*store, m.id);
+    std::vector<std::string> names = img.ok() ? img->refs : std::vector<std::string>{};
+    if (a.format == "json") {
+      arr.push_back({{"id", m.id.substr(7)}, {"Names", names}, {"mountpoint", m.path}});
+      continue;
+    }
+    std::printf("%s %s\n", names.empty() ? m.id.substr(7).c_str() : names[0].c_str(),
+                m.path.c_str());
+  }
+  if (a.format == "json") std::printf("%s\n", arr.dump(4).c_str());
+  return 0;
+}
+
+Result<int> MountCmd(const Globals& g, const MountArgs& a) {
+  if (a.images.empty() && !a.all) return ListMountsCmd(g, a);
+  auto store = OpenStore(g);
+  if (!store.ok()) return Fail("image mount", store.error());
+  std::vector<image::Image> imgs;
+  if (a.all) {
+    auto list = image::ListImages(*store);
+    if (!list.ok()) return Fail("image mount", list.error());
+    imgs = std::move(*list);
+  }
+  for (const auto& n : a.images) {
+    auto img = image::FindImage(*store, n);
+    if (!img.ok()) return Fail("image mount " + n, img.error());
+    imgs.push_back(std::move(*img));
+  }
+  auto layers = OpenLayers(g);
+  if (!layers.ok()) return Fail("image mount", layers.error());
+  image::ImageMounts mounts = Mounts(g);
+  for (const auto& img : imgs) {
+    std::string what = "image mount " + (img.refs.empty() ? img.config_digest : img.refs[0]);
+    auto lower = image::UnpackImage(*store, *layers, img);
+    if (!lower.ok()) return Fail(what, lower.error());
+    auto path = mounts.Mount(img.config_digest, *lower);
+    if (!path.ok()) return Fail(what, path.error());
+    std::printf("%s\n", path->c_str());
+  }
+  return 0;
+}
+
+Result<int> UnmountCmd(const Globals& g, const MountArgs& a) {
+  if (a.images.empty() && !a.all)
+    return Fail("image unmount", MakeError(0, "give at least one image, or --all"));
+  image::ImageMounts mounts = Mounts(g);
+  std::vector<std::string> ids;
+  if (a.all) {
+    auto list = mounts.List();
+    if (!list.ok()) return Fail("image unmount", list.error());
+    for (const auto& m : *list) ids.push_back(m.id);
+  }
+  if (!a.images.empty()) {
+    auto store = OpenStore(g);
+    if (!store.ok()) return Fail("image unmount", store.error());
+    for (const auto& n : a.images) {
+      auto img = image::FindImage(*store, n);
+      if (!img.ok()) return Fail("image unmount " + n, img.error());
+      if (!mounts.IsMounted(img->config_digest) && !a.force)
+        return Fail("image unmount " + n, MakeError(0, "image is not mounted"));
+      ids.push_back(img->config_digest);
+    }
+  }
+  for (const auto& id : ids) {
+    auto was = mounts.Unmount(id);
+    if (!was.ok()) return Fail("image unmount " + id, was.error());
+    std::printf("%s\n", id.substr(7).c_str());  // podman prints the IDs it unmounted
+  }
+  return 0;
+}
+
+void AddMountCommands(CLI::App* image, Globals& g, Action& action) {
+  auto a = std::make_shared<MountArgs>();
+  CLI::App* mount = image->add_subcommand(
+      "mount",
+      "mount images' root filesystems read-only and print the paths; with no image, "
+      "list the mounted ones");
+  mount->add_option("image", a->images, "image names or IDs");
+  mount->add_flag("-a,--all", a->all, "mount every image");
+  mount->add_option("--format", a->format, "json for machine-readable output")
+      ->check(CLI::IsMember({"", "json"}));
+  mount->callback([&g, &action, a] { action = [&g, a] { return MountCmd(g, *a); }; });
+  CLI::App* unmount = image->add_subcommand("unmount", "unmount images mounted by image mount");
+  unmount->alias("umount");
+  unmount->add_option("image", a->images, "image names or IDs");
+  unmount->add_flag("-a,--all", a->all, "unmount every mounted image");
+  unmount->add_flag("-f,--force", a->force, "no error for an image that is not mounted");
+  unmount->callback([&g, &action, a] { action = [&g, a] { return UnmountCmd(g, *a); }; });
 }
 
 }  // namespace
@@ -413,6 +535,7 @@ void AddImageCommands(CLI::App& app, Globals& g, Action& action) {
   AddImportCommand(image->add_subcommand("import", "make an image from a directory"), g, action);
   AddPullCommand(image->add_subcommand("pull", "fetch an image into the store"), g, action);
   AddPruneCommand(image->add_subcommand("prune", "remove blobs no image uses"), g, action);
+  AddMountCommands(image, g, action);
 }
 
 }  // namespace skiff::cli

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/file.h"
+#include "image/cred_helper.h"
 
 namespace skiff::image {
 
@@ -175,6 +176,26 @@ Result<std::optional<Credential>> FindCredential(const std::string& text,
   return std::optional<Credential>();
 }
 
+Result<std::string> FindCredentialHelper(const std::string& text, const std::string& registry) {
+  json j = TRY(ParseJsonFile(text, "auth config"));
+  if (!j.is_object()) return std::string();
+  if (j.contains("credHelpers")) {
+    const json& helpers = j["credHelpers"];
+    if (!helpers.is_object()) return MakeError(0, "credHelpers: expected an object");
+    std::string want = NormalHost(registry);
+    for (const auto& [key, name] : helpers.items()) {
+      if (NormalHost(key) != want) continue;
+      if (!name.is_string()) return MakeError(0, "credHelpers.%s: expected a string", key.c_str());
+      return name.get<std::string>();
+    }
+  }
+  if (j.contains("credsStore")) {
+    if (!j["credsStore"].is_string()) return MakeError(0, "credsStore: expected a string");
+    return j["credsStore"].get<std::string>();
+  }
+  return std::string();
+}
+
 std::vector<std::string> AuthFiles(const std::string& skiff_root) {
   std::vector<std::string> files;
   if (const char* f = std::getenv("REGISTRY_AUTH_FILE"); f && *f) files.push_back(f);
@@ -192,7 +213,13 @@ Result<std::optional<Credential>> LookupCredential(const std::vector<std::string
   for (const auto& f : files) {
     if (!PathExists(f)) continue;
     std::string text = TRY(ReadFile(f));
-    auto c = TRY(FindCredential(text, registry).Wrap(f));
+    std::string helper = TRY(FindCredentialHelper(text, registry).Wrap(f));
+    std::optional<Credential> c;
+    if (helper.empty()) {
+      c = TRY(FindCredential(text, registry).Wrap(f));
+    } else {
+      c = TRY(RunCredentialHelper(helper, HelperServerName(registry)));
+    }
     if (c) return c;
   }
   return std::optional<Credential>();

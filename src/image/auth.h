@@ -37,11 +37,18 @@ struct Credential {
 Result<std::optional<Credential>> FindCredential(const std::string& json_text,
                                                  const std::string& registry);
 
+// The credential helper a config.json names for a registry, as Docker picks it: its
+// credHelpers entry (keys matched as FindCredential's), else credsStore; "" for none.
+Result<std::string> FindCredentialHelper(const std::string& json_text,
+                                         const std::string& registry);
+
 // The files searched, first match wins: $REGISTRY_AUTH_FILE; <skiff_root>/auth.json (what
 // `skiff login` writes); $DOCKER_CONFIG/config.json or else ~/.docker/config.json.
-// credHelpers and credsStore are not supported.
 std::vector<std::string> AuthFiles(const std::string& skiff_root);
-// Missing files are skipped; an unreadable or broken one is an error naming it.
+// Missing files are skipped; an unreadable or broken one is an error naming it. A file that
+// names a credential helper for the registry asks it (docker-credential-<name> get) instead of
+// reading its auths, as Docker does; a helper with nothing for the registry lets the search go
+// on.
 Result<std::optional<Credential>> LookupCredential(const std::vector<std::string>& files,
                                                    const std::string& registry);
 // `skiff login`: adds or replaces the registry's entry (mode 0600, written atomically).

@@ -127,8 +127,10 @@ Status ApplyChange(oci::ContainerConfig* c, const std::string& change) {
   } else if (op == "STOPSIGNAL") {
     c->stop_signal = v;
   } else {
-    return MakeError(0, "unsupported change \"%s\" (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, "
-                        "EXPOSE, VOLUME, STOPSIGNAL)", op.c_str());
+    return MakeError(0,
+                     "unsupported change \"%s\" (CMD, ENTRYPOINT, ENV, WORKDIR, USER, LABEL, "
+                     "EXPOSE, VOLUME, STOPSIGNAL)",
+                     op.c_str());
   }
   return Ok();
 }
@@ -178,8 +180,9 @@ Status TagImage(Store& store, const std::string& source, const std::string& targ
   return store.SetRef(r.String(), img.manifest_desc);
 }
 
-Result<std::vector<std::string>> RemoveImage(Store& store, const std::string& name_or_id,
-                                             bool force) {
+Result<std::vector<std::string>> RemoveImage(
+    Store& store, const std::string& name_or_id, bool force,
+    const std::function<Status(const Image&)>& before_delete) {
   Image img = TRY(FindImage(store, name_or_id));
   std::vector<std::string> lines;
   std::vector<std::string> untag;
@@ -199,6 +202,7 @@ Result<std::vector<std::string>> RemoveImage(Store& store, const std::string& na
                        img.config_digest.substr(7, 12).c_str());
     untag = all_refs;
   }
+  if (untag.size() == all_refs.size() && before_delete) TRY(before_delete(img));
   for (const auto& r : untag) {
     TRY(store.RemoveRef(r));
     auto parsed = ParseReference(r);
@@ -225,6 +229,29 @@ Result<StoreLock> StoreLock::Shared(const Store& store) {
 
 Result<StoreLock> StoreLock::Exclusive(const Store& store) {
   return StoreLock(TRY(LockStore(store, LOCK_EX)));
+}
+
+Status SweepTemps(const Store& store) {
+  auto lock = LockStore(store, LOCK_EX | LOCK_NB);
+  if (!lock.ok()) {
+    if (lock.error().code == EWOULDBLOCK) return Ok();  // someone is writing: their temps live
+    return std::move(lock).error();
+  }
+  for (const auto& [dir, prefix] :
+       {std::pair<std::string, std::string>{"/blobs/sha256", ".tmp-"}, {"", "index.json.tmp."}}) {
+    std::string d = store.dir() + dir;
+    DIR* dp = ::opendir(d.c_str());
+    if (!dp) return Errno("open %s", d.c_str());
+    std::vector<std::string> stale;
+    while (struct dirent* de = ::readdir(dp))
+      if (std::string_view(de->d_name).starts_with(prefix)) stale.push_back(de->d_name);
+    ::closedir(dp);
+    for (const auto& n : stale) {
+      if (::unlink((d + "/" + n).c_str()) < 0 && errno != ENOENT)
+        return Errno("remove %s/%s", d.c_str(), n.c_str());
+    }
+  }
+  return Ok();
 }
 
 Result<std::vector<std::string>> CollectGarbage(Store& store) {
@@ -289,9 +316,8 @@ Result<std::string> ImportDir(Store& store, const std::string& dir, const std::s
   StoreLock lock = TRY(StoreLock::Shared(store));
   LayerBlob layer = TRY(WriteLayerFromDir(store, dir));
   cfg.diff_ids.push_back(layer.diff_id);
-  cfg.history.push_back({.created = cfg.created,
-                         .created_by = "skiff import " + dir,
-                         .comment = opts.message});
+  cfg.history.push_back(
+      {.created = cfg.created, .created_by = "skiff import " + dir, .comment = opts.message});
   std::string cfg_json = oci::ImageConfigJson(cfg);
   std::string cfg_digest = TRY(store.PutBlob(cfg_json));
   oci::Manifest m;
@@ -372,8 +398,8 @@ std::string InspectJson(const Image& img) {
               {"Os", img.config.os},
               {"Size", img.size},
               {"Config", config},
-              {"Manifest", {{"MediaType", img.manifest_desc.media_type},
-                            {"Digest", img.manifest_desc.digest}}},
+              {"Manifest",
+               {{"MediaType", img.manifest_desc.media_type}, {"Digest", img.manifest_desc.digest}}},
               {"Layers", blobs},
               {"RootFS", {{"Type", img.config.rootfs_type}, {"Layers", layers}}}};
   if (!img.config.variant.empty()) doc["Variant"] = img.config.variant;

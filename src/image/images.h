@@ -3,6 +3,7 @@
 // `skiff images`, `tag`, `rmi`, `image inspect`, `import`, `image prune`.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -35,9 +36,12 @@ Status TagImage(Store& store, const std::string& source, const std::string& targ
 
 // rmi: by reference removes that reference (the image goes when none is left); by ID
 // removes the image, refused when several references name it unless force. Returns the
-// lines Docker prints ("Untagged: ...", "Deleted: sha256:...").
-Result<std::vector<std::string>> RemoveImage(Store& store, const std::string& name_or_id,
-                                             bool force);
+// lines Docker prints ("Untagged: ...", "Deleted: sha256:..."). before_delete, when set, runs
+// before anything is changed if the image itself is to go (not when only one of its names
+// does); its error stops the removal (e.g. the image is mounted).
+Result<std::vector<std::string>> RemoveImage(
+    Store& store, const std::string& name_or_id, bool force,
+    const std::function<Status(const Image&)>& before_delete = nullptr);
 
 // Deletes blobs that no reference reaches. Returns the deleted digests.
 Result<std::vector<std::string>> CollectGarbage(Store& store);
@@ -54,6 +58,11 @@ class StoreLock {
   explicit StoreLock(UniqueFd fd) : fd_(std::move(fd)) {}
   UniqueFd fd_;
 };
+
+// Removes the temp files (blobs/sha256/.tmp-*, index.json.tmp.*) that a killed pull or import
+// left, when no other pull or import is running: it takes the store's lock exclusive without
+// waiting and does nothing when that fails. Layer temp dirs are LayerStore::Ensure's to sweep.
+Status SweepTemps(const Store& store);
 
 struct ImportOptions {
   std::vector<std::string> changes;  // Dockerfile-like: CMD, ENTRYPOINT, ENV, WORKDIR, USER ...

@@ -68,7 +68,7 @@ Result<PullResult> Pull(Store& store, const std::string& text, const PullOptions
       man.layers.size(), opts.parallel, [&](size_t i, const std::atomic<bool>& stop) -> Status {
         const Descriptor& d = man.layers[i];
         http::Sink user_tee =
-            opts.layer_tee && !store.HasBlob(d.digest) ? opts.layer_tee(d, i) : http::Sink();
+            opts.layer_tee && !store.HasBlob(d.digest) ? opts.layer_tee(d, i, cfg) : http::Sink();
         http::Sink tee = [&, user_tee](const char* p, size_t n) -> Status {
           if (stop)
             return MakeError(ECANCELED, "blob %s: another layer failed", d.digest.c_str());

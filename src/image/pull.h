@@ -24,9 +24,12 @@ struct PullOptions {
   // found there, from the download threads in completion order: where an unpacker plugs in.
   std::function<Status(const Descriptor& layer, size_t index)> on_layer;
   // When set, gives a sink per layer that sees the layer's compressed bytes while they
-  // download, once and in order (resumes included): for unpacking during the download.
-  // Not called for a layer already in the store.
-  std::function<http::Sink(const Descriptor& layer, size_t index)> layer_tee;
+  // download, once and in order (resumes included): for unpacking during the download
+  // (PullAndUnpack). The config is the image's, already verified. Not called for a layer
+  // already in the store. The sink's copies are destroyed when the layer's download ends,
+  // done or failed; an error from the sink fails the download.
+  std::function<http::Sink(const Descriptor& layer, size_t index, const oci::ImageConfig& config)>
+      layer_tee;
 };
 
 struct PullResult {

@@ -88,13 +88,15 @@ bool LayerStore::Has(const std::string& chain_id) const {
   return ValidateSha256Digest(chain_id).ok() && PathExists(Path(chain_id));
 }
 
-Result<std::string> LayerStore::Ensure(const std::string& chain_id, const UnpackFn& unpack) {
+Result<std::string> LayerStore::Ensure(const std::string& chain_id, const UnpackFn& unpack,
+                                       bool wait) {
   TRY(ValidateSha256Digest(chain_id).Wrap("chain id"));
   std::string hex = chain_id.substr(7);
   std::string path = dir_ + "/" + hex;
   // A layer under its real name is complete: it got there by rename.
   if (PathExists(path)) return path;
-  UniqueFd lock = TRY(LockPath(dir_ + "/" + kLocksDir + "/" + hex, true));
+  UniqueFd lock = TRY(LockPath(dir_ + "/" + kLocksDir + "/" + hex, wait));
+  if (!lock) return std::string();
   if (PathExists(path)) return path;  // another process unpacked it while we waited
   // Temp dirs of this layer are a crashed unpack's: we hold the lock nobody else does.
   for (const std::string& name : TRY(ListDir(dir_))) {
@@ -108,7 +110,12 @@ Result<std::string> LayerStore::Ensure(const std::string& chain_id, const Unpack
   // mkdtemp made it 0700; a layer's root is 0755 unless its "./" entry says otherwise.
   if (::fchmod(fd.get(), 0755) < 0) return Errno("chmod %s", tmp.c_str());
   TRY(unpack(fd.get()).Wrap("layer " + chain_id));
-  // The rename must not reach the disk before the files do.
+  // The rename must not reach the disk before the files do. syncfs, not an fsync per file:
+  // a Debian layer has ~6,700 files and an fsync costs a journal commit on ext4. Measured
+  // (2026-12, bench/pull, strace -T): 17-250 ms for the 95 MB one-layer image, 1.3 s of
+  // thread time over the 8 layers of the other, off the critical path (the next layer's
+  // download goes on); a build without it was not faster beyond the noise (with/without
+  // 0.89 one layer, 1.07 eight layers, medians of 3 interleaved rounds).
   if (::syncfs(fd.get()) < 0) return Errno("syncfs %s", tmp.c_str());
   if (::rename(tmp.c_str(), path.c_str()) < 0) return Errno("rename %s", path.c_str());
   remove_tmp.Dismiss();

@@ -36,8 +36,10 @@ class LayerStore {
 
   // Makes sure the layer exists: runs unpack into a temp dir under the chain ID's lock when
   // it does not and renames the result into place. Returns the layer's path. A failed unpack
-  // leaves nothing behind; its error names the chain ID.
-  Result<std::string> Ensure(const std::string& chain_id, const UnpackFn& unpack);
+  // leaves nothing behind; its error names the chain ID. With wait false, returns "" at once
+  // (unpack not run) when another process holds the chain ID's lock.
+  Result<std::string> Ensure(const std::string& chain_id, const UnpackFn& unpack,
+                             bool wait = true);
 
   // The overlayfs lowerdir list of an image whose layers have these chain IDs (bottom
   // first, as ChainIds returns them): paths top first. Every layer must exist.

@@ -108,6 +108,31 @@ TEST_F(PullTest, BasicAuthWithDockerConfigCredentials) {
   EXPECT_EQ(r->layers_fetched, 1);
 }
 
+// ~/.docker/config.json's credHelpers: the password comes from docker-credential-<name>.
+TEST_F(PullTest, BasicAuthThroughACredentialHelper) {
+  ASSERT_NO_FATAL_FAILURE(Seed("gzip", "user", "s3cret"));
+  std::string bin = TempDir("bin"), cfg = TempDir("docker");
+  ASSERT_TRUE(WriteText(bin + "/docker-credential-fake",
+                        "#!/bin/sh\ncat > " + bin +
+                            "/asked\n"
+                            "echo '{\"Username\":\"user\",\"Secret\":\"s3cret\"}'\n"));
+  ASSERT_EQ(::chmod((bin + "/docker-credential-fake").c_str(), 0755), 0);
+  ASSERT_TRUE(WriteText(
+      cfg + "/config.json",
+      nlohmann::json{{"credHelpers", {{reg_->host(), "fake"}}},
+                     {"auths", {{reg_->host(), {{"auth", image::Base64Encode("user:wrong")}}}}}}
+          .dump()));
+  ::setenv("DOCKER_CONFIG", cfg.c_str(), 1);
+  std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
+  ::setenv("PATH", (bin + ":" + path).c_str(), 1);
+  Store store = OpenStore();
+  auto r = Pull(store, reg_->host() + "/x:1", Options());
+  ::setenv("PATH", path.c_str(), 1);
+  ASSERT_TRUE(r.ok()) << r.error().Message();
+  EXPECT_EQ(r->layers_fetched, 1);
+  EXPECT_EQ(ReadText(bin + "/asked"), reg_->host());
+}
+
 TEST_F(PullTest, WrongPasswordFailsAtOnce) {
   ASSERT_NO_FATAL_FAILURE(Seed("gzip", "user", "s3cret"));
   std::string cfg = TempDir("docker");

@@ -3,6 +3,7 @@
 
 #include "base/file.h"
 #include "image/auth.h"
+#include "image/cred_helper.h"
 
 namespace skiff::image {
 namespace {
@@ -134,6 +135,103 @@ TEST(Token, Url) {
   EXPECT_EQ(TokenUrl(c, {"repository:a/b:pull,push", "repository:c:pull"}),
             "https://auth.example/token?service=reg%20x&scope=repository%3Aa%2Fb%3Apull%2Cpush"
             "&scope=repository%3Ac%3Apull");
+}
+
+}  // namespace
+}  // namespace skiff::image
+
+namespace skiff::image {
+namespace {
+
+TEST(Credentials, HelperChosenAsDocker) {
+  std::string cfg = R"({"credsStore": "pass",
+      "credHelpers": {"https://127.0.0.1:5001": "fake", "index.docker.io": "hub"},
+      "auths": {"127.0.0.1:5001": {"auth": "dXNlcjpwYXNz"}}})";
+  EXPECT_EQ(FindCredentialHelper(cfg, "127.0.0.1:5001").value(), "fake");
+  EXPECT_EQ(FindCredentialHelper(cfg, "docker.io").value(), "hub");
+  EXPECT_EQ(FindCredentialHelper(cfg, "other:1").value(), "pass");  // the store for the rest
+  EXPECT_EQ(FindCredentialHelper(R"({"auths": {}})", "other:1").value(), "");
+  EXPECT_FALSE(FindCredentialHelper(R"({"credHelpers": []})", "x").ok());
+  EXPECT_FALSE(FindCredentialHelper(R"({"credsStore": 1})", "x").ok());
+  EXPECT_EQ(HelperServerName("docker.io"), "https://index.docker.io/v1/");
+  EXPECT_EQ(HelperServerName("127.0.0.1:5001"), "127.0.0.1:5001");
+}
+
+// Fake helpers on $PATH: what they were asked, on stdin, is kept in a file.
+class CredHelperTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/skiff-credhelper-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    ASSERT_TRUE(MkdirAll(dir_ + "/bin").ok());
+    const char* path = std::getenv("PATH");
+    old_path_ = path ? path : "";
+    ::setenv("PATH", (dir_ + "/bin:" + old_path_).c_str(), 1);
+    Helper("good", "cat > " + dir_ +
+                       "/asked; [ \"$1\" = get ] || exit 3\n"
+                       "echo '{\"ServerURL\":\"x\",\"Username\":\"hu\",\"Secret\":\"hs\"}'");
+    Helper("empty", "cat >/dev/null; echo 'credentials not found in native keychain'; exit 1");
+    Helper("broken", "echo 'gpg: decryption failed: No secret key'; exit 2");
+    Helper("garbage", "echo 'hello'");
+  }
+  void TearDown() override {
+    ::setenv("PATH", old_path_.c_str(), 1);
+    ::unsetenv("DOCKER_CONFIG");
+    (void)RemoveAll(dir_);
+  }
+  void Helper(const std::string& name, const std::string& body) {
+    std::string p = dir_ + "/bin/docker-credential-" + name;
+    ASSERT_TRUE(WriteFileAtomic(p, "#!/bin/sh\n" + body + "\n", 0755).ok());
+  }
+  std::string dir_, old_path_;
+};
+
+TEST_F(CredHelperTest, RunsTheHelperWithTheServerOnStdin) {
+  auto c = RunCredentialHelper("good", "127.0.0.1:5001");
+  ASSERT_TRUE(c.ok()) << c.error().Message();
+  ASSERT_TRUE(c->has_value());
+  EXPECT_EQ((*c)->username, "hu");
+  EXPECT_EQ((*c)->password, "hs");
+  EXPECT_EQ(ReadFile(dir_ + "/asked").value(), "127.0.0.1:5001");
+
+  auto none = RunCredentialHelper("empty", "127.0.0.1:5001");
+  ASSERT_TRUE(none.ok()) << none.error().Message();
+  EXPECT_FALSE(none->has_value());
+
+  auto broken = RunCredentialHelper("broken", "h:1");
+  ASSERT_FALSE(broken.ok());
+  EXPECT_EQ(broken.error().Message(),
+            "credential helper docker-credential-broken get h:1: gpg: decryption failed: No "
+            "secret key");
+  auto garbage = RunCredentialHelper("garbage", "h:1");
+  ASSERT_FALSE(garbage.ok());
+  EXPECT_EQ(garbage.error().Message(),
+            "credential helper docker-credential-garbage get h:1: not JSON: hello");
+  auto missing = RunCredentialHelper("nothere", "h:1");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().Message(),
+            "credential helper docker-credential-nothere: No such file or directory");
+  EXPECT_FALSE(RunCredentialHelper("../good", "h:1").ok());
+}
+
+TEST_F(CredHelperTest, LookupAsksTheHelperInsteadOfAuths) {
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/config.json",
+                              R"({"credHelpers": {"127.0.0.1:5001": "good"},
+                                  "credsStore": "empty",
+                                  "auths": {"127.0.0.1:5001": {"auth": "dXNlcjpwYXNz"},
+                                            "other:1": {"auth": "dXNlcjpwYXNz"}}})")
+                  .ok());
+  ASSERT_TRUE(
+      WriteFileAtomic(dir_ + "/later.json", R"({"auths": {"other:1": {"auth": "ZDpk"}}})").ok());
+  std::vector<std::string> files = {dir_ + "/config.json", dir_ + "/later.json"};
+  auto c = LookupCredential(files, "127.0.0.1:5001");
+  ASSERT_TRUE(c.ok() && c->has_value()) << (c.ok() ? "none" : c.error().Message());
+  EXPECT_EQ((*c)->username, "hu");
+  // credsStore has nothing for other:1: its auths entry is not used, the next file is.
+  c = LookupCredential(files, "other:1");
+  ASSERT_TRUE(c.ok() && c->has_value()) << (c.ok() ? "none" : c.error().Message());
+  EXPECT_EQ((*c)->username, "d");
 }
 
 }  // namespace
