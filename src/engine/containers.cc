@@ -175,9 +175,8 @@ Result<ContainerRecord> CreateContainer(Engine& e, const RunOptions& opts,
     if (!rootfd) return Errno("open %s", rootfs.c_str());
     in.user = TRY(ResolveUser(rootfd.get(), opts.user.empty() ? img.config.config.user : opts.user));
   }
-  std::vector<std::string> anon;
-  in.volume_paths = TRY(PrepareVolumes(VolumesDir(e), img.config, opts, &anon));
-  undo.volumes = anon;
+  in.volume_paths = TRY(PrepareVolumes(VolumesDir(e), img.config, opts, rootfs, &undo.volumes));
+  std::vector<std::string> anon = undo.volumes;
   in.init_path = e.init_path;
   auto h = cgroup::Detect();
   in.cgroup_v2_unified = h.ok() && h->layout == cgroup::Layout::kV2;
@@ -212,7 +211,10 @@ Result<ContainerRecord> CreateContainer(Engine& e, const RunOptions& opts,
 }
 
 Status StartContainer(Engine& e, const std::string& ref) {
-  ContainerRecord r = TRY(Refresh(e, ref));
+  ContainerRecord found = TRY(e.records.Lookup(ref));
+  // Two starts at once: the second waits here, then finds it running.
+  FileLock lock = TRY(FileLock::Acquire(BundleDir(e, found.id) + "/start.lock"));
+  ContainerRecord r = TRY(Refresh(e, found.id));
   if (IsRunning(r)) return Ok();  // Docker: starting a running container is a no-op
   if (MonitorAlive(r))  // between two runs of a restart policy
     return MakeError(EBUSY, "container %s is restarting", r.id.substr(0, 12).c_str());

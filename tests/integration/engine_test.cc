@@ -370,6 +370,39 @@ TEST_F(EngineTest, CreateInspectStartWaitLogs) {
   EXPECT_EQ(img[0]["Id"].get<std::string>().rfind("sha256:", 0), 0u);
 }
 
+TEST_F(EngineTest, VolumesCopyUpPersistAndGoWithRmV) {
+  std::string tree = work_ + "/tree";
+  ASSERT_EQ(::mkdir((tree + "/data").c_str(), 0750), 0);
+  ASSERT_TRUE(WriteText(tree + "/data/seed", "from the image\n"));
+  CmdResult imp = Skiff({"import", tree, "bbvol:1", "--change", "VOLUME /data"});
+  ASSERT_EQ(imp.code, 0) << imp.err;
+  // The image's VOLUME: an anonymous volume with the image's content.
+  CmdResult c = Skiff({"create", "bbvol:1", "cat", "/data/seed"});
+  ASSERT_EQ(c.code, 0) << c.err;
+  std::string id = Trim(c.out);
+  all_ids_.push_back(id);
+  json mounts = Inspect(id)["Mounts"];
+  ASSERT_EQ(mounts.size(), 1u) << mounts.dump();
+  EXPECT_EQ(mounts[0]["Type"], "volume");
+  EXPECT_EQ(mounts[0]["Destination"], "/data");
+  std::string anon = mounts[0]["Source"];
+  EXPECT_EQ(ReadText(anon + "/seed"), "from the image\n");
+  struct stat st;
+  ASSERT_EQ(::stat(anon.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
+  EXPECT_EQ(Skiff({"start", id}).code, 0);
+  EXPECT_EQ(Skiff({"wait", id}).out, "0\n");
+  EXPECT_EQ(Skiff({"logs", id}).out, "from the image\n");
+  EXPECT_EQ(Skiff({"rm", "-v", id}).code, 0);
+  EXPECT_FALSE(Exists(anon)) << "rm -v keeps the anonymous volume";
+  // A named volume outlives its containers.
+  CmdResult w = Skiff({"run", "--rm", "-v", "keep:/data", "bbvol:1", "sh", "-c", "echo more > /data/more"});
+  EXPECT_EQ(w.code, 0) << w.err;
+  CmdResult r = Skiff({"run", "--rm", "-v", "keep:/data", "bb", "cat", "/data/seed", "/data/more"});
+  EXPECT_EQ(r.out, "from the image\nmore\n") << r.err;
+  EXPECT_TRUE(Exists(root_ + "/volumes/keep/_data/more"));
+}
+
 TEST_F(EngineTest, OomKillIs137AndOOMKilled) {
   CmdResult r = Skiff({"run", "--name", "oom", "-m", "16m", "--memory-swap", "16m", "bb", "sh",
                        "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived"});
