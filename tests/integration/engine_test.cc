@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "bundle.h"
+#include "registry.h"
 
 namespace skiff::itest {
 namespace {
@@ -401,6 +402,27 @@ TEST_F(EngineTest, VolumesCopyUpPersistAndGoWithRmV) {
   CmdResult r = Skiff({"run", "--rm", "-v", "keep:/data", "bb", "cat", "/data/seed", "/data/more"});
   EXPECT_EQ(r.out, "from the image\nmore\n") << r.err;
   EXPECT_TRUE(Exists(root_ + "/volumes/keep/_data/more"));
+}
+
+// --pull missing (the default) pulls from the registry, then runs; stdout holds only the
+// container's output (pull progress goes to stderr); --pull never refuses.
+TEST_F(EngineTest, RunPullsAMissingImage) {
+  LocalRegistry reg;
+  ASSERT_EQ(::mkdir((work_ + "/registry").c_str(), 0755), 0);
+  ASSERT_TRUE(reg.Start(work_ + "/registry"));
+  std::string remote = reg.host() + "/team/bb:1";
+  ASSERT_EQ(Skiff({"push", "bb", remote}).code, 0);
+  root_ = work_ + "/root2";  // an empty store
+  CmdResult never = Skiff({"run", "--rm", "--pull", "never", remote, "true"});
+  EXPECT_EQ(never.code, 125);
+  EXPECT_NE(never.err.find("No such image: " + remote), std::string::npos) << never.err;
+  CmdResult r = Skiff({"run", "--rm", remote, "echo", "pulled"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "pulled\n");
+  EXPECT_NE(r.err.find("Unable to find image '" + remote + "' locally"), std::string::npos) << r.err;
+  CmdResult again = Skiff({"run", "--rm", remote, "true"});
+  EXPECT_EQ(again.err.find("Unable to find image"), std::string::npos) << again.err;
+  EXPECT_EQ(Skiff({"run", "--rm", "--pull", "always", remote, "true"}).code, 0);
 }
 
 TEST_F(EngineTest, OomKillIs137AndOOMKilled) {
