@@ -208,11 +208,23 @@ Result<int> EachRef(const Globals& g, const char* what, const std::vector<std::s
 
 void AddStartCommand(CLI::App* cmd, Globals& g, Action& action) {
   auto refs = std::make_shared<std::vector<std::string>>();
+  auto attach = std::make_shared<bool>(false);
   cmd->add_option("container", *refs, "containers to start")->required();
-  cmd->callback([&g, &action, refs] {
-    action = [&g, refs]() -> Result<int> {
+  cmd->add_flag("-a,--attach", *attach,
+                "stay in the foreground: output, signals and the exit code (one container)");
+  cmd->callback([&g, &action, refs, attach] {
+    action = [&g, refs, attach]() -> Result<int> {
       auto e = OpenEngine(g);
       if (!e.ok()) return Fail("start", e.error());
+      if (*attach) {
+        if (refs->size() != 1) return Fail("start", MakeError(0, "you cannot start and attach multiple containers at once"));
+        auto rc = engine::StartAttached(*e, refs->front());
+        if (!rc.ok()) {
+          Fail("start " + refs->front(), rc.error());
+          return engine::StartExitCode(rc.error());
+        }
+        return *rc;
+      }
       int rc = 0;
       for (const auto& ref : *refs) {
         Status st = engine::StartContainer(*e, ref);
@@ -323,6 +335,13 @@ std::string Quote(const std::vector<std::string>& args) {
 
 std::string ShortImage(const std::string& image) { return image; }
 
+// Docker's CREATED column: "3 seconds ago", "About a minute ago".
+std::string CreatedAgo(const ContainerRecord& r, int64_t now) {
+  auto ns = engine::ParseRfc3339Nano(r.created);
+  if (!ns.ok()) return "N/A";
+  return engine::HumanDuration(now - *ns / 1000000000LL) + " ago";
+}
+
 struct PsArgs {
   bool all = false, quiet = false, no_trunc = false, latest = false, size = false;
   std::vector<std::string> filters;
@@ -379,15 +398,16 @@ Result<int> PsCmd(const Globals& g, const PsArgs& a) {
                                   {"Names", r.name},
                                   {"Networks", ""},
                                   {"Ports", ""},
-                                  {"RunningFor", HumanAgo(r.created)},
+                                  {"RunningFor", CreatedAgo(r, now)},
                                   {"Size", "0B"},
                                   {"State", engine::StatusName(r.status)},
                                   {"Status", status}};
       out += j.dump() + "\n";
       continue;
     }
+    std::string created = CreatedAgo(r, now);
     out += StrFormat("%-15s %-20s %-22s %-16s %-25s %-10s %s\n", id.c_str(),
-                     ShortImage(r.image).c_str(), cmd.c_str(), HumanAgo(r.created).c_str(),
+                     ShortImage(r.image).c_str(), cmd.c_str(), created.c_str(),
                      status.c_str(), "", r.name.c_str());
   }
   std::fputs(out.c_str(), stdout);

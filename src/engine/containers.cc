@@ -221,6 +221,27 @@ Status StartContainer(Engine& e, const std::string& ref) {
   return SpawnMonitor(e, r.id);
 }
 
+Result<int> StartAttached(Engine& e, const std::string& ref) {
+  ContainerRecord found = TRY(e.records.Lookup(ref));
+  ContainerRecord r;
+  {
+    FileLock lock = TRY(FileLock::Acquire(BundleDir(e, found.id) + "/start.lock"));
+    r = TRY(Refresh(e, found.id));
+    if (IsRunning(r) || MonitorAlive(r))
+      return MakeError(EBUSY, "container %s is already running", r.id.substr(0, 12).c_str());
+    // The record names us as its monitor before the lock goes: a concurrent start waits.
+    auto self = TRY(runtime::ProcessStartTime(::getpid()));
+    TRY(e.records.Update(r.id, [&](ContainerRecord* c) {
+      c->monitor_pid = ::getpid();
+      c->monitor_start = self;
+    }));
+  }
+  Status started = Ok();
+  auto rc = MonitorContainer(e, r.id, true, [&](const Status& st) { started = st; });
+  if (!started.ok()) return std::move(started).error();
+  return rc;
+}
+
 Result<RunResult> RunContainer(Engine& e, const RunOptions& opts,
                                std::vector<std::string>* warnings) {
   RunOptions o = opts;

@@ -58,6 +58,8 @@ Result<ContainerRecord> CreateContainer(Engine& e, const RunOptions& opts,
 // skiff start: starts a created or exited container under a new detached monitor and
 // returns once its process runs (or failed to start: see StartExitCode).
 Status StartContainer(Engine& e, const std::string& ref);
+// skiff start -a: the caller is the monitor, as in a foreground run; the exit code.
+Result<int> StartAttached(Engine& e, const std::string& ref);
 
 // skiff run: create + start. Detached: returns once started, with exit_code 0. In the
 // foreground: skiff itself is the monitor (stdio wired, signals forwarded), and exit_code is

@@ -366,6 +366,10 @@ TEST_F(EngineTest, CreateInspectStartWaitLogs) {
   EXPECT_EQ(Skiff({"start", id}).code, 0);
   EXPECT_EQ(Skiff({"wait", id}).out, "0\n");
   EXPECT_EQ(Skiff({"logs", id}).out, "hi\nbox\nhi\nbox\n");
+  // start -a: in the foreground, its output and exit code ours.
+  CmdResult att = Skiff({"start", "-a", "insp"});
+  EXPECT_EQ(att.code, 0) << att.err;
+  EXPECT_EQ(att.out, "hi\nbox\n");
   // An image falls back to image inspect.
   json img = json::parse(Skiff({"inspect", "bb"}).out);
   EXPECT_EQ(img[0]["Id"].get<std::string>().rfind("sha256:", 0), 0u);
