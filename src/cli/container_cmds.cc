@@ -253,14 +253,14 @@ void AddStopCommand(CLI::App* cmd, Globals& g, Action& action) {
   cmd->add_option("-s,--signal", a->signal, "signal to send (default: the container's stop signal)");
   cmd->callback([&g, &action, a] {
     action = [&g, a]() -> Result<int> {
-      return EachRef(g, "stop", a->refs, [a](Engine& e, const std::string& ref) -> Status {
-        if (!a->signal.empty()) {
-          TRY(runtime::ParseSignal(a->signal));
-          TRY(e.records.Update(TRY(e.records.Lookup(ref)).id, [&](engine::ContainerRecord* r) {
-            r->config.stop_signal = a->signal;
-          }));
-        }
-        return engine::StopContainer(e, ref, a->time);
+      std::optional<int> sig;
+      if (!a->signal.empty()) {
+        auto s = runtime::ParseSignal(a->signal);
+        if (!s.ok()) return Fail("stop", s.error());
+        sig = *s;
+      }
+      return EachRef(g, "stop", a->refs, [a, sig](Engine& e, const std::string& ref) {
+        return engine::StopContainer(e, ref, a->time, sig);
       });
     };
   });

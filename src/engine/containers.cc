@@ -258,7 +258,8 @@ Result<RunResult> RunContainer(Engine& e, const RunOptions& opts,
   return res;
 }
 
-Status StopContainer(Engine& e, const std::string& ref, std::optional<int> timeout) {
+Status StopContainer(Engine& e, const std::string& ref, std::optional<int> timeout,
+                     std::optional<int> signal) {
   ContainerRecord r = TRY(Refresh(e, ref));
   r = TRY(e.records.Update(r.id, [](ContainerRecord* c) { c->stopped_by_user = true; }));
   if (!IsRunning(r)) return Ok();
@@ -266,7 +267,7 @@ Status StopContainer(Engine& e, const std::string& ref, std::optional<int> timeo
   if (r.status == ContainerStatus::kPaused) {
     (void)runtime::Resume(e.run_root, r.id);
   }
-  if (t != 0) (void)Signal(e, r, StopSignalOf(r));
+  if (t != 0) (void)Signal(e, r, signal.value_or(StopSignalOf(r)));
   {
     UniqueFd fd = ProcessFd(e, r);
     if (fd) {

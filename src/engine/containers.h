@@ -76,8 +76,10 @@ Result<RunResult> RunContainer(Engine& e, const RunOptions& opts,
 int StartExitCode(const Error& e);
 
 // skiff stop: the stop signal (record's, default SIGTERM), then SIGKILL after timeout
-// seconds (nullopt = the record's stop_timeout). The restart policy does not restart it.
-Status StopContainer(Engine& e, const std::string& ref, std::optional<int> timeout);
+// seconds (nullopt = the record's stop_timeout); signal overrides the stop signal once
+// (stop -s). The restart policy does not restart it.
+Status StopContainer(Engine& e, const std::string& ref, std::optional<int> timeout,
+                     std::optional<int> signal = std::nullopt);
 // skiff kill: "is not running" unless it runs.
 Status KillContainer(Engine& e, const std::string& ref, int sig);
 // skiff rm: refuses a running container without force (Docker's text); removes its

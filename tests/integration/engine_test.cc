@@ -275,6 +275,12 @@ TEST_F(EngineTest, StopEscalatesToSigkill) {
   t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(Skiff({"stop", "-t", "0", id2}).code, 0);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+  // stop -s: another signal, this once.
+  std::string id3 = RunDetached(
+      {"bb", "sh", "-c", "trap 'exit 9' USR1; while true; do sleep 0.1; done"});
+  EXPECT_EQ(Skiff({"stop", "-s", "USR1", id3}).code, 0);
+  EXPECT_EQ(Inspect(id3)["State"]["ExitCode"], 9);
+  EXPECT_EQ(Inspect(id3)["Config"]["StopSignal"], "SIGTERM");
 }
 
 TEST_F(EngineTest, KillWaitAndRmRules) {
