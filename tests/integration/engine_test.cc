@@ -523,6 +523,36 @@ TEST_F(EngineTest, LogsSurviveAKilledMonitor) {
   ExpectNothingLeft(id);
 }
 
+// A foreground run is its own monitor: SIGKILLed, it leaves a record that says running;
+// the next command reconciles it, and rm leaves nothing.
+TEST_F(EngineTest, KilledForegroundRunIsReconciled) {
+  std::thread run([&] { Skiff({"run", "--name", "fg-killed", "bb", "sleep", "100"}); });
+  pid_t skiff = 0, proc = 0;
+  std::string id;
+  for (int i = 0; i < 250 && !proc; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    json d = Inspect("fg-killed");
+    if (!d.is_null() && d["State"]["Status"] == "running") {
+      proc = d["State"]["Pid"].get<int>();
+      id = d["Id"];
+      skiff = Record(id)["State"]["MonitorPid"].get<int>();
+    }
+  }
+  ASSERT_GT(proc, 0);
+  all_ids_.push_back(id);
+  ASSERT_GT(skiff, 0);
+  ::kill(skiff, SIGKILL);
+  run.join();
+  json d = Inspect("fg-killed");
+  EXPECT_EQ(d["State"]["Status"], "exited");
+  EXPECT_EQ(d["State"]["ExitCode"], 137);
+  for (int i = 0; i < 100 && Alive(proc); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(Alive(proc));
+  EXPECT_EQ(Skiff({"rm", "fg-killed"}).code, 0);
+  ExpectNothingLeft(id);
+}
+
 TEST_F(EngineTest, FiftyInParallel) {
   constexpr int kN = 50;
   std::vector<std::thread> threads;
