@@ -290,8 +290,13 @@ void SleepMs(int64_t ms) {
 }  // namespace
 
 bool MonitorAlive(const ContainerRecord& r) {
-  if (r.monitor_pid <= 0) return false;
-  return runtime::ProcessAlive(r.monitor_pid, r.monitor_start);
+  if (r.monitor_pid <= 0 || !runtime::ProcessAlive(r.monitor_pid, r.monitor_start)) return false;
+  // A zombie is gone too: its parent (a subreaper that inherited it when the skiff that
+  // forked it exited) has not reaped it yet.
+  auto stat = ReadFile(StrFormat("/proc/%d/stat", r.monitor_pid));
+  if (!stat.ok()) return false;
+  size_t paren = stat->rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat->size() || (*stat)[paren + 2] != 'Z';
 }
 
 namespace {
