@@ -342,6 +342,8 @@ std::string CreatedAgo(const ContainerRecord& r, int64_t now) {
   return engine::HumanDuration(now - *ns / 1000000000LL) + " ago";
 }
 
+std::string ApplyFormat(const std::string& format, const nlohmann::ordered_json& doc);
+
 struct PsArgs {
   bool all = false, quiet = false, no_trunc = false, latest = false, size = false;
   std::vector<std::string> filters;
@@ -387,7 +389,7 @@ Result<int> PsCmd(const Globals& g, const PsArgs& a) {
     std::string cmd = Quote(r.config.args);
     if (!a.no_trunc && cmd.size() > 22) cmd = cmd.substr(0, 19) + "…\"";
     std::string status = engine::StatusText(r, now);
-    if (a.format == "json") {
+    if (!a.format.empty() && a.format != "table") {
       nlohmann::ordered_json j = {{"Command", Quote(r.config.args)},
                                   {"CreatedAt", r.created},
                                   {"ID", id},
@@ -402,7 +404,7 @@ Result<int> PsCmd(const Globals& g, const PsArgs& a) {
                                   {"Size", "0B"},
                                   {"State", engine::StatusName(r.status)},
                                   {"Status", status}};
-      out += j.dump() + "\n";
+      out += (a.format == "json" ? j.dump() : ApplyFormat(a.format, j)) + "\n";
       continue;
     }
     std::string created = CreatedAgo(r, now);
@@ -424,8 +426,8 @@ void AddPsCommand(CLI::App* cmd, Globals& g, Action& action) {
   cmd->add_flag("-s,--size", a->size, "accepted; sizes are not computed");
   cmd->add_option("-f,--filter", a->filters, "filter: status=, name=, id=, ancestor=, exited=")
       ->allow_extra_args(false);
-  cmd->add_option("--format", a->format, "json: one JSON object per line")
-      ->check(CLI::IsMember({"", "json", "table"}));
+  cmd->add_option("--format", a->format,
+                  "json: one JSON object per line; or a template: '{{.ID}} {{.Status}}'");
   cmd->callback([&g, &action, a] { action = [&g, a] { return PsCmd(g, *a); }; });
 }
 

@@ -206,6 +206,12 @@ TEST_F(EngineTest, DetachedPsLogsStopRm) {
   auto j = json::parse(Lines(js.out).at(0));
   EXPECT_EQ(j["Names"], "web");
   EXPECT_EQ(j["State"], "running");
+  EXPECT_EQ(Skiff({"ps", "--format", "{{.Names}} {{.State}}"}).out, "web running\n");
+  EXPECT_EQ(Skiff({"ps", "-q", "--filter", "name=web"}).out, id.substr(0, 12) + "\n");
+  EXPECT_EQ(Skiff({"ps", "-q", "--filter", "status=exited"}).out, "");
+  CmdResult bad = Skiff({"ps", "--filter", "label=x"});
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.err.find("invalid filter 'label'"), std::string::npos) << bad.err;
 
   CmdResult logs;
   for (int i = 0; i < 100; ++i) {
