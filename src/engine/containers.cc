@@ -65,9 +65,9 @@ struct Undo {
   bool armed = true;
   ~Undo() {
     if (!armed || id.empty()) return;
-    (void)UnmountAll(RootfsDir(*e, id));
     for (const auto& v : volumes) (void)RemoveAll(VolumesDir(*e) + "/" + v);
-    (void)e->records.Remove(id);
+    // Never remove the directory through a mount that is still there.
+    if (UnmountAll(RootfsDir(*e, id)).ok()) (void)e->records.Remove(id);
   }
 };
 
@@ -116,7 +116,9 @@ Result<Engine> Engine::Open(const std::string& root) {
   std::string dir = exe.substr(0, exe.rfind('/'));
   if (!dir.empty()) {
     e.skiff_exe = exe;
-    if (PathExists(dir + "/skiff-monitor")) e.monitor_path = dir + "/skiff-monitor";
+    for (const char* m : {"/skiff-monitor", "/../libexec/skiff/skiff-monitor"}) {
+      if (e.monitor_path.empty() && PathExists(dir + m)) e.monitor_path = dir + m;
+    }
     for (const char* c : {"/skiff-init", "/../libexec/skiff/skiff-init"}) {
       if (PathExists(dir + c)) {
         e.init_path = dir + c;
