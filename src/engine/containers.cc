@@ -345,7 +345,8 @@ Result<int> WaitContainer(Engine& e, const std::string& ref) {
     auto cur = Refresh(e, id);
     if (!cur.ok()) return r.exit_code;  // removed (--rm): its last known code
     r = std::move(cur.value());
-    bool done = r.status == ContainerStatus::kExited || r.status == ContainerStatus::kDead;
+    bool done = r.status == ContainerStatus::kExited || r.status == ContainerStatus::kDead ||
+                (r.status == ContainerStatus::kCreated && !r.error.empty() && !MonitorAlive(r));
     // Between the runs of a restart policy the container is exited with its monitor alive:
     // Docker's wait returns at that exit too.
     if (done) return r.exit_code;

@@ -395,11 +395,14 @@ Result<int> RunLoop(Engine& e, ContainerRecord rec, bool foreground, bool first,
     if (!run.ok()) {
       Error err = std::move(run).error();
       rec = TRY(e.records.Update(id, [&](ContainerRecord* r) {
-        r->status = ContainerStatus::kExited;
+        // As Docker: a container that never ran stays "Created", with the exit code and
+        // the error of the failed start.
+        bool ran = !r->started_at.empty() && r->started_at != kZeroTime;
+        r->status = ran ? ContainerStatus::kExited : ContainerStatus::kCreated;
         r->exit_code = StartExitCode(err);
         r->error = err.Message();
         r->pid = 0;
-        if (r->finished_at == kZeroTime || r->finished_at.empty()) r->finished_at = NowRfc3339Nano();
+        if (ran) r->finished_at = NowRfc3339Nano();
       }));
       if (first) on_started(err);
       Finish(e, rec, exit_code);

@@ -189,7 +189,12 @@ TEST_F(EngineTest, ExitCodes125To127) {
   EXPECT_NE(img.err.find("No such image"), std::string::npos) << img.err;
   CmdResult d = Skiff({"run", "-d", "bb", "nosuchcommand"});
   EXPECT_EQ(d.code, 127) << d.err;
-  EXPECT_EQ(Skiff({"ps", "-aq"}).out.empty(), false) << "a failed run -d keeps its container";
+  CmdResult ps = Skiff({"ps", "-a", "--format", "{{.State}} {{.Status}}"});
+  EXPECT_EQ(ps.out, "created Created\n") << "a failed run -d keeps its container, created";
+  CmdResult err = Skiff({"ps", "-aq"});
+  json doc = Inspect(Trim(err.out));
+  EXPECT_EQ(doc["State"]["ExitCode"], 127);
+  EXPECT_NE(doc["State"]["Error"].get<std::string>().find("nosuchcommand"), std::string::npos);
 }
 
 TEST_F(EngineTest, DetachedPsLogsStopRm) {
