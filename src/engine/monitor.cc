@@ -483,7 +483,7 @@ Status SpawnMonitor(Engine& e, const std::string& id) {
     UniqueFd report(3);
     auto done = [&](const Status& st) {
       std::string msg = st.ok() ? std::string("0\n")
-                                : StrFormat("%d\n%s", st.error().code, st.error().Message().c_str());
+                                : StrFormat("%d\n%s", st.error().code, st.error().msg.c_str());
       (void)WriteAll(report.get(), msg.data(), msg.size());
       report.reset();
     };
