@@ -189,6 +189,9 @@ TEST_F(EngineTest, ExitCodes125To127) {
   EXPECT_NE(img.err.find("No such image"), std::string::npos) << img.err;
   CmdResult d = Skiff({"run", "-d", "bb", "nosuchcommand"});
   EXPECT_EQ(d.code, 127) << d.err;
+  EXPECT_EQ(Lines(d.err).size(), 1u) << "one line: " << d.err;
+  size_t first = d.err.find("No such file or directory");
+  EXPECT_EQ(d.err.find("No such file or directory", first + 1), std::string::npos) << d.err;
   CmdResult ps = Skiff({"ps", "-a", "--format", "{{.State}} {{.Status}}"});
   EXPECT_EQ(ps.out, "created Created\n") << "a failed run -d keeps its container, created";
   CmdResult err = Skiff({"ps", "-aq"});
