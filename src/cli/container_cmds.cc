@@ -612,10 +612,19 @@ void AddMonitorCommand(CLI::App* cmd, Globals& g, Action& action) {
 
 }  // namespace
 
+CLI::App* ContainerGroup(CLI::App& app) {
+  try {
+    return app.get_subcommand("container");
+  } catch (const CLI::OptionNotFound&) {
+    CLI::App* group = app.add_subcommand("container", "manage containers");
+    group->require_subcommand(1);
+    return group;
+  }
+}
+
 void AddContainerCommands(CLI::App& app, Globals& g, Action& action) {
   AddAll(app, g, action, false);
-  CLI::App* group = app.add_subcommand("container", "manage containers");
-  group->require_subcommand(1);
+  CLI::App* group = ContainerGroup(app);
   AddAll(*group, g, action, true);
   AddMonitorCommand(group->add_subcommand("__monitor", "the monitor after an exit"), g, action);
 }
