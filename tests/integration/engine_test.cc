@@ -506,6 +506,16 @@ TEST_F(EngineTest, RestartOnFailureRestartsTwice) {
   EXPECT_EQ(d["RestartCount"], 2);
   EXPECT_EQ(d["State"]["ExitCode"], 1);
   EXPECT_EQ(Skiff({"logs", id}).out, "run\nrun\nrun\n");
+  // always: restarted until stopped; a stopped one stays stopped.
+  std::string id2 = RunDetached({"--restart", "always", "bb", "sh", "-c", "sleep 0.2; exit 0"});
+  for (int i = 0; i < 100 && Inspect(id2)["RestartCount"].get<int>() < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_GE(Inspect(id2)["RestartCount"].get<int>(), 2);
+  EXPECT_EQ(Skiff({"stop", id2}).code, 0);
+  int count = Inspect(id2)["RestartCount"].get<int>();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(Inspect(id2)["RestartCount"].get<int>(), count);
+  EXPECT_EQ(Inspect(id2)["State"]["Status"], "exited");
 }
 
 TEST_F(EngineTest, LogsSurviveAKilledMonitor) {
