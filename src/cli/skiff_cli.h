@@ -21,6 +21,8 @@ using Action = std::function<Result<int>()>;
 void AddImageCommands(CLI::App& app, Globals& g, Action& action);
 void AddSystemCommands(CLI::App& app, Globals& g, Action& action);
 void AddContainerCommands(CLI::App& app, Globals& g, Action& action);
+// `skiff container`, made on first use: every command file may add to it (prune, ...).
+CLI::App* ContainerGroup(CLI::App& app);
 
 // pull with progress on stderr (run and create --pull).
 Status PullImage(const Globals& g, const std::string& ref, const std::string& platform);

@@ -37,8 +37,10 @@ Result<EtcFiles> WriteEtcFiles(const std::string& dir, const std::string& hostna
 // Host directories of the container's volumes, by target: named volumes under
 // volumes_dir/<name>/_data (made on first use), anonymous ones (-v /dst and the image's
 // VOLUMEs not otherwise mounted) under a new random name; anonymous gets those names.
+// A volume made now gets what the image has at its target (Docker's copy-up; not with
+// nocopy), read from rootfs through openat2(RESOLVE_IN_ROOT).
 Result<std::map<std::string, std::string>> PrepareVolumes(
     const std::string& volumes_dir, const oci::ImageConfig& image, const RunOptions& opts,
-    std::vector<std::string>* anonymous);
+    const std::string& rootfs, std::vector<std::string>* anonymous);
 
 }  // namespace skiff::engine

@@ -65,9 +65,9 @@ struct Undo {
   bool armed = true;
   ~Undo() {
     if (!armed || id.empty()) return;
-    (void)UnmountAll(RootfsDir(*e, id));
     for (const auto& v : volumes) (void)RemoveAll(VolumesDir(*e) + "/" + v);
-    (void)e->records.Remove(id);
+    // Never remove the directory through a mount that is still there.
+    if (UnmountAll(RootfsDir(*e, id)).ok()) (void)e->records.Remove(id);
   }
 };
 
@@ -116,7 +116,9 @@ Result<Engine> Engine::Open(const std::string& root) {
   std::string dir = exe.substr(0, exe.rfind('/'));
   if (!dir.empty()) {
     e.skiff_exe = exe;
-    if (PathExists(dir + "/skiff-monitor")) e.monitor_path = dir + "/skiff-monitor";
+    for (const char* m : {"/skiff-monitor", "/../libexec/skiff/skiff-monitor"}) {
+      if (e.monitor_path.empty() && PathExists(dir + m)) e.monitor_path = dir + m;
+    }
     for (const char* c : {"/skiff-init", "/../libexec/skiff/skiff-init"}) {
       if (PathExists(dir + c)) {
         e.init_path = dir + c;
@@ -175,9 +177,8 @@ Result<ContainerRecord> CreateContainer(Engine& e, const RunOptions& opts,
     if (!rootfd) return Errno("open %s", rootfs.c_str());
     in.user = TRY(ResolveUser(rootfd.get(), opts.user.empty() ? img.config.config.user : opts.user));
   }
-  std::vector<std::string> anon;
-  in.volume_paths = TRY(PrepareVolumes(VolumesDir(e), img.config, opts, &anon));
-  undo.volumes = anon;
+  in.volume_paths = TRY(PrepareVolumes(VolumesDir(e), img.config, opts, rootfs, &undo.volumes));
+  std::vector<std::string> anon = undo.volumes;
   in.init_path = e.init_path;
   auto h = cgroup::Detect();
   in.cgroup_v2_unified = h.ok() && h->layout == cgroup::Layout::kV2;
@@ -212,11 +213,35 @@ Result<ContainerRecord> CreateContainer(Engine& e, const RunOptions& opts,
 }
 
 Status StartContainer(Engine& e, const std::string& ref) {
-  ContainerRecord r = TRY(Refresh(e, ref));
+  ContainerRecord found = TRY(e.records.Lookup(ref));
+  // Two starts at once: the second waits here, then finds it running.
+  FileLock lock = TRY(FileLock::Acquire(BundleDir(e, found.id) + "/start.lock"));
+  ContainerRecord r = TRY(Refresh(e, found.id));
   if (IsRunning(r)) return Ok();  // Docker: starting a running container is a no-op
   if (MonitorAlive(r))  // between two runs of a restart policy
     return MakeError(EBUSY, "container %s is restarting", r.id.substr(0, 12).c_str());
   return SpawnMonitor(e, r.id);
+}
+
+Result<int> StartAttached(Engine& e, const std::string& ref) {
+  ContainerRecord found = TRY(e.records.Lookup(ref));
+  ContainerRecord r;
+  {
+    FileLock lock = TRY(FileLock::Acquire(BundleDir(e, found.id) + "/start.lock"));
+    r = TRY(Refresh(e, found.id));
+    if (IsRunning(r) || MonitorAlive(r))
+      return MakeError(EBUSY, "container %s is already running", r.id.substr(0, 12).c_str());
+    // The record names us as its monitor before the lock goes: a concurrent start waits.
+    auto self = TRY(runtime::ProcessStartTime(::getpid()));
+    TRY(e.records.Update(r.id, [&](ContainerRecord* c) {
+      c->monitor_pid = ::getpid();
+      c->monitor_start = self;
+    }));
+  }
+  Status started = Ok();
+  auto rc = MonitorContainer(e, r.id, true, [&](const Status& st) { started = st; });
+  if (!started.ok()) return std::move(started).error();
+  return rc;
 }
 
 Result<RunResult> RunContainer(Engine& e, const RunOptions& opts,
@@ -235,7 +260,8 @@ Result<RunResult> RunContainer(Engine& e, const RunOptions& opts,
   return res;
 }
 
-Status StopContainer(Engine& e, const std::string& ref, std::optional<int> timeout) {
+Status StopContainer(Engine& e, const std::string& ref, std::optional<int> timeout,
+                     std::optional<int> signal) {
   ContainerRecord r = TRY(Refresh(e, ref));
   r = TRY(e.records.Update(r.id, [](ContainerRecord* c) { c->stopped_by_user = true; }));
   if (!IsRunning(r)) return Ok();
@@ -243,7 +269,7 @@ Status StopContainer(Engine& e, const std::string& ref, std::optional<int> timeo
   if (r.status == ContainerStatus::kPaused) {
     (void)runtime::Resume(e.run_root, r.id);
   }
-  if (t != 0) (void)Signal(e, r, StopSignalOf(r));
+  if (t != 0) (void)Signal(e, r, signal.value_or(StopSignalOf(r)));
   {
     UniqueFd fd = ProcessFd(e, r);
     if (fd) {
@@ -319,7 +345,8 @@ Result<int> WaitContainer(Engine& e, const std::string& ref) {
     auto cur = Refresh(e, id);
     if (!cur.ok()) return r.exit_code;  // removed (--rm): its last known code
     r = std::move(cur.value());
-    bool done = r.status == ContainerStatus::kExited || r.status == ContainerStatus::kDead;
+    bool done = r.status == ContainerStatus::kExited || r.status == ContainerStatus::kDead ||
+                (r.status == ContainerStatus::kCreated && !r.error.empty() && !MonitorAlive(r));
     // Between the runs of a restart policy the container is exited with its monitor alive:
     // Docker's wait returns at that exit too.
     if (done) return r.exit_code;
