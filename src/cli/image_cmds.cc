@@ -220,36 +220,33 @@ struct PullArgs {
   std::string src, platform;
   bool quiet = false;
   RegistryFlags reg;
+  FILE* out = stdout;  // run's pull keeps stdout for the container (and run -d's ID)
 };
+
+// The pull itself (a transport or a registry, with progress on stderr); the stored name.
+Result<std::string> PullToStore(const Globals& g, image::Store& store, const PullArgs& a) {
+  image::TransportRef t = image::ParseTransport(a.src);
+  if (!t.transport.empty()) return image::PullFromTransport(store, t, "");
+  image::PullOptions opts;
+  opts.registry = MakeRegistryOptions(g, a.reg);
+  if (!a.platform.empty()) opts.platform = TRY(oci::ParsePlatform(a.platform));
+  image::ProgressRenderer progress(stderr);
+  if (!a.quiet) opts.progress = progress.Callback();
+  auto lock = TRY(image::StoreLock::Shared(store));
+  auto r = image::Pull(store, a.src, opts);
+  if (!a.quiet) progress.Finish();
+  if (!r.ok()) return std::move(r).error();
+  if (!a.quiet) std::fprintf(a.out, "Digest: %s\n", r->manifest.digest.c_str());
+  return r->ref;
+}
 
 Result<int> PullCmd(const Globals& g, const PullArgs& a) {
   std::string what = "pull " + a.src;
   auto store = OpenStore(g);
   if (!store.ok()) return Fail(what, store.error());
-  image::TransportRef t = image::ParseTransport(a.src);
-  std::string name;
-  if (!t.transport.empty()) {
-    auto n = image::PullFromTransport(*store, t, "");
-    if (!n.ok()) return Fail(what, n.error());
-    name = *n;
-  } else {
-    image::PullOptions opts;
-    opts.registry = MakeRegistryOptions(g, a.reg);
-    if (!a.platform.empty()) {
-      auto p = oci::ParsePlatform(a.platform);
-      if (!p.ok()) return Fail(what, p.error());
-      opts.platform = *p;
-    }
-    image::ProgressRenderer progress(stderr);
-    if (!a.quiet) opts.progress = progress.Callback();
-    auto lock = image::StoreLock::Shared(*store);
-    if (!lock.ok()) return Fail(what, lock.error());
-    auto r = image::Pull(*store, a.src, opts);
-    if (!a.quiet) progress.Finish();
-    if (!r.ok()) return Fail(what, r.error());
-    name = r->ref;
-    if (!a.quiet) std::printf("Digest: %s\n", r->manifest.digest.c_str());
-  }
+  auto pulled = PullToStore(g, *store, a);
+  if (!pulled.ok()) return Fail(what, pulled.error());
+  std::string name = *pulled;
   auto img = image::FindImage(*store, name);
   if (!img.ok()) return Fail(what, img.error());
   auto layers = OpenLayers(g);
@@ -272,6 +269,20 @@ void AddPullCommand(CLI::App* cmd, Globals& g, Action& action) {
   AddRegistryFlags(cmd, &a->reg);
   cmd->callback([&g, &action, a] { action = [&g, a] { return PullCmd(g, *a); }; });
 }
+
+}  // namespace
+
+Status PullImage(const Globals& g, const std::string& ref, const std::string& platform) {
+  auto store = TRY(OpenStore(g));
+  PullArgs a;
+  a.src = ref;
+  a.platform = platform;
+  a.out = stderr;
+  TRY(PullToStore(g, store, a));
+  return Ok();
+}
+
+namespace {
 
 void AddPushCommand(CLI::App* cmd, Globals& g, Action& action) {
   struct Args {

@@ -20,6 +20,10 @@ using Action = std::function<Result<int>()>;
 
 void AddImageCommands(CLI::App& app, Globals& g, Action& action);
 void AddSystemCommands(CLI::App& app, Globals& g, Action& action);
+void AddContainerCommands(CLI::App& app, Globals& g, Action& action);
+
+// pull with progress on stderr (run and create --pull).
+Status PullImage(const Globals& g, const std::string& ref, const std::string& platform);
 
 // "skiff: <what>: <why>" on stderr; returns 125.
 int Fail(const std::string& what, const Error& e);

@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   Action action;
   AddImageCommands(app, g, action);
   AddSystemCommands(app, g, action);
+  AddContainerCommands(app, g, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -181,6 +181,8 @@ std::string RecordJson(const ContainerRecord& r) {
       {"StopTimeout", c.stop_timeout},
       {"NetworkMode", NameOf(kNetworkNames, c.network)},
       {"Isolation", NameOf(kIsolationNames, c.isolation)},
+      {"LowerDirs", c.lower_dirs},
+      {"AnonymousVolumes", c.anonymous_volumes},
   };
   Json state = {
       {"Status", StatusName(r.status)},
@@ -191,6 +193,8 @@ std::string RecordJson(const ContainerRecord& r) {
       {"FinishedAt", r.finished_at},
       {"Error", r.error},
       {"MonitorPid", r.monitor_pid},
+      {"MonitorStart", r.monitor_start},
+      {"StoppedByUser", r.stopped_by_user},
   };
   Json j = {{"Id", r.id},
             {"Name", "/" + r.name},
@@ -223,6 +227,8 @@ Result<ContainerRecord> ParseRecord(const std::string& text) {
     r.finished_at = s.value("FinishedAt", kZeroTime);
     r.error = s.value("Error", "");
     r.monitor_pid = s.value("MonitorPid", 0);
+    r.monitor_start = s.value("MonitorStart", 0ULL);
+    r.stopped_by_user = s.value("StoppedByUser", false);
     const Json& c = j.at("Config");
     RecordConfig& rc = r.config;
     rc.args = c.value("Cmd", std::vector<std::string>{});
@@ -242,6 +248,8 @@ Result<ContainerRecord> ParseRecord(const std::string& text) {
                                          "Config.NetworkMode"));
     rc.isolation = TRY(
         EnumOf<Isolation>(kIsolationNames, c.value("Isolation", "default"), "Config.Isolation"));
+    rc.lower_dirs = c.value("LowerDirs", std::vector<std::string>{});
+    rc.anonymous_volumes = c.value("AnonymousVolumes", std::vector<std::string>{});
     if (!IsHexId(r.id)) return MakeError(0, "Id: \"%s\" is not a container id", r.id.c_str());
     return r;
   } catch (const std::exception& e) {

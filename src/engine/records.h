@@ -37,6 +37,10 @@ struct RecordConfig {
   int stop_timeout = 10;
   NetworkMode network = NetworkMode::kDefault;
   Isolation isolation = Isolation::kDefault;
+  // The overlay's lower dirs, top first (remounted at each start; GraphDriver.LowerDir).
+  std::vector<std::string> lower_dirs;
+  // Anonymous volumes made for the container (rm -v removes them).
+  std::vector<std::string> anonymous_volumes;
 };
 
 struct ContainerRecord {
@@ -55,6 +59,10 @@ struct ContainerRecord {
   std::string error;        // why it is dead, or the last start failure
   int restart_count = 0;
   pid_t monitor_pid = 0;
+  unsigned long long monitor_start = 0;  // /proc/<pid>/stat starttime: a reused pid is not it
+  // Set by stop/kill-by-user: the restart policy leaves the container stopped, as Docker's
+  // "has been manually stopped"; cleared by start.
+  bool stopped_by_user = false;
 };
 
 // The record's config for a request and the spec generated for it: the spec's args and

@@ -1,0 +1,40 @@
+// The container's filesystem side, on the host: the overlay root, the /etc files the
+// engine writes for it, and volumes. Internal to the engine (containers.cc, monitor.cc).
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "engine/run_options.h"
+#include "oci/image_spec.h"
+
+namespace skiff::engine {
+
+// Mounts an overlay at target: lower dirs top first, upper and work dirs. Uses the new mount
+// API with one "lowerdir+" per layer, so that no length limit applies to the list (mount(2)
+// takes one page of options); falls back to mount(2) on kernels before 6.8.
+Status MountOverlay(const std::vector<std::string>& lower, const std::string& upper,
+                    const std::string& work, const std::string& target);
+// Detaches whatever is mounted at target (repeatedly: stacked mounts) and checks that
+// target is a plain directory again: RemoveAll must never descend into a mount.
+Status UnmountAll(const std::string& target);
+bool IsMountPoint(const std::string& path);
+
+// The files bind-mounted over /etc/hostname, /etc/hosts and /etc/resolv.conf, written into
+// dir. host_network: the host's hosts and resolv.conf are copied instead.
+struct EtcFiles {
+  std::string hostname, hosts, resolv_conf;
+};
+Result<EtcFiles> WriteEtcFiles(const std::string& dir, const std::string& hostname,
+                               bool host_network);
+
+// Host directories of the container's volumes, by target: named volumes under
+// volumes_dir/<name>/_data (made on first use), anonymous ones (-v /dst and the image's
+// VOLUMEs not otherwise mounted) under a new random name; anonymous gets those names.
+Result<std::map<std::string, std::string>> PrepareVolumes(
+    const std::string& volumes_dir, const oci::ImageConfig& image, const RunOptions& opts,
+    std::vector<std::string>* anonymous);
+
+}  // namespace skiff::engine

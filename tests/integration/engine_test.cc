@@ -1,0 +1,473 @@
+// skiff's container commands end to end: the real `skiff` binary with a temp --root and a
+// busybox image imported from busybox-static. Each test's TearDown removes every container
+// it made and then checks that nothing of them is left: no mount, no cgroup dir, no
+// process, no directory.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "bundle.h"
+
+namespace skiff::itest {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* kApplets[] = {"sh",   "sleep", "cat",  "echo", "true", "false", "head",
+                                    "tail", "tr",    "seq",  "ps",   "grep", "wc",    "ls",
+                                    "id",   "test",  "kill", "yes"};
+
+std::vector<std::string> Lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string l; std::getline(in, l);)
+    if (!l.empty()) out.push_back(l);
+  return out;
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/skiff-eng-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    work_ = tmpl;
+    root_ = work_ + "/root";
+    std::string tree = work_ + "/tree";
+    for (const char* d : {"", "/bin", "/etc", "/tmp", "/proc", "/sys", "/dev"})
+      ASSERT_EQ(::mkdir((tree + d).c_str(), 0755), 0) << d;
+    ASSERT_TRUE(CopyFile("/bin/busybox", tree + "/bin/busybox", 0755));
+    for (const char* a : kApplets) ASSERT_EQ(::symlink("busybox", (tree + "/bin/" + a).c_str()), 0);
+    ASSERT_TRUE(WriteText(tree + "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"));
+    ASSERT_TRUE(WriteText(tree + "/etc/group", "root:x:0:\n"));
+    ASSERT_TRUE(WriteText(tree + "/etc/notexec", "just text\n"));
+    CmdResult imp = Skiff({"import", tree, "bb:latest", "--change", "CMD [\"sh\"]"});
+    ASSERT_EQ(imp.code, 0) << imp.err;
+  }
+
+  void TearDown() override {
+    CmdResult ids = Skiff({"ps", "-aq", "--no-trunc"});
+    for (const auto& id : Lines(ids.out)) {
+      CmdResult rm = Skiff({"rm", "-f", id});
+      EXPECT_EQ(rm.code, 0) << rm.err;
+    }
+    for (const auto& id : all_ids_) ExpectNothingLeft(id);
+    // Whatever a failed test left: mounts first, so that the removal can't descend into one.
+    std::istringstream mi(ReadText("/proc/self/mountinfo"));
+    std::vector<std::string> left;
+    for (std::string line; std::getline(mi, line);) {
+      std::istringstream f(line);
+      std::string a, b, c, d, mnt;
+      f >> a >> b >> c >> d >> mnt;
+      if (mnt.rfind(work_, 0) == 0) left.push_back(mnt);
+    }
+    for (auto it = left.rbegin(); it != left.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
+    EXPECT_TRUE(left.empty()) << "mount left: " << (left.empty() ? "" : left[0]);
+    RemoveTree(work_);
+  }
+
+  CmdResult Skiff(std::vector<std::string> args, int timeout_ms = 30000) {
+    return SkiffIn(work_, std::move(args), timeout_ms);
+  }
+  CmdResult SkiffIn(const std::string& dir, std::vector<std::string> args, int timeout_ms = 30000) {
+    args.insert(args.begin(), {SKIFF_BIN, "--root", root_});
+    CmdOptions o;
+    o.timeout_ms = timeout_ms;
+    return RunCommand(args, dir, o);
+  }
+
+  // run -d ARGS: the full ID (the test fails when it does not start).
+  std::string RunDetached(std::vector<std::string> args) {
+    args.insert(args.begin(), {"run", "-d"});
+    CmdResult r = Skiff(args);
+    EXPECT_EQ(r.code, 0) << r.err;
+    std::string id = Trim(r.out);
+    EXPECT_EQ(id.size(), 64u) << r.out;
+    all_ids_.push_back(id);
+    return id;
+  }
+
+  json Inspect(const std::string& ref) {
+    CmdResult r = Skiff({"inspect", ref});
+    if (r.code != 0) return json();
+    auto doc = json::parse(r.out, nullptr, false);
+    return doc.is_array() && doc.size() == 1 ? doc[0] : json();
+  }
+
+  // Polls inspect until State.Status is want.
+  bool WaitStatus(const std::string& ref, const std::string& want, int timeout_ms = 10000) {
+    for (int t = 0; t < timeout_ms; t += 50) {
+      json d = Inspect(ref);
+      if (!d.is_null() && d["State"]["Status"] == want) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+  json Record(const std::string& id) {
+    return json::parse(ReadText(root_ + "/containers/" + id + "/record.json"), nullptr, false);
+  }
+
+  void ExpectNothingLeft(const std::string& id) {
+    if (id.size() != 64) return;
+    EXPECT_EQ(ReadText("/proc/self/mountinfo").find(id), std::string::npos) << "mount of " << id;
+    EXPECT_FALSE(Exists(root_ + "/containers/" + id)) << id;
+    EXPECT_FALSE(Exists(std::string("/run/skiff/runtime/") + id)) << id;
+    for (const auto& m : CgroupMounts())
+      EXPECT_FALSE(Exists(m + "/skiff/" + id)) << m << "/skiff/" << id;
+    EXPECT_EQ(FindProcess(id), 0) << "a process of " << id;
+  }
+
+  std::string work_, root_;
+  std::vector<std::string> all_ids_;
+};
+
+TEST_F(EngineTest, RunPassesOutputAndExitCode) {
+  CmdResult r = Skiff({"run", "--rm", "bb", "sh", "-c", "echo out; echo err >&2; exit 3"});
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_EQ(r.out, "out\n");
+  EXPECT_NE(r.err.find("err\n"), std::string::npos) << r.err;
+  CmdResult ps = Skiff({"ps", "-aq"});
+  EXPECT_EQ(ps.out, "") << "--rm left a container";
+  CmdResult ok = Skiff({"run", "--rm", "bb", "true"});
+  EXPECT_EQ(ok.code, 0) << ok.err;
+}
+
+TEST_F(EngineTest, ExitCodes125To127) {
+  CmdResult nf = Skiff({"run", "--rm", "bb", "nosuchcommand"});
+  EXPECT_EQ(nf.code, 127) << nf.err;
+  EXPECT_NE(nf.err.find("nosuchcommand"), std::string::npos) << nf.err;
+  CmdResult nx = Skiff({"run", "--rm", "bb", "/etc/notexec"});
+  EXPECT_EQ(nx.code, 126) << nx.err;
+  CmdResult flag = Skiff({"run", "--rm", "-m", "64x", "bb", "true"});
+  EXPECT_EQ(flag.code, 125);
+  EXPECT_NE(flag.err.find("invalid argument \"64x\" for \"-m, --memory\" flag"), std::string::npos)
+      << flag.err;
+  CmdResult img = Skiff({"run", "--rm", "--pull", "never", "nosuchimage", "true"});
+  EXPECT_EQ(img.code, 125);
+  EXPECT_NE(img.err.find("No such image"), std::string::npos) << img.err;
+  CmdResult d = Skiff({"run", "-d", "bb", "nosuchcommand"});
+  EXPECT_EQ(d.code, 127) << d.err;
+  EXPECT_EQ(Skiff({"ps", "-aq"}).out.empty(), false) << "a failed run -d keeps its container";
+}
+
+TEST_F(EngineTest, DetachedPsLogsStopRm) {
+  std::string id = RunDetached({"--name", "web", "bb", "sh", "-c",
+                                "echo hello; echo oops >&2; trap 'exit 0' TERM; "
+                                "while true; do sleep 0.1; done"});
+  CmdResult ps = Skiff({"ps"});
+  ASSERT_EQ(ps.code, 0) << ps.err;
+  EXPECT_NE(ps.out.find("CONTAINER ID"), std::string::npos);
+  EXPECT_NE(ps.out.find(id.substr(0, 12)), std::string::npos) << ps.out;
+  EXPECT_NE(ps.out.find("Up "), std::string::npos) << ps.out;
+  EXPECT_NE(ps.out.find("web"), std::string::npos) << ps.out;
+  CmdResult js = Skiff({"ps", "--format", "json"});
+  auto j = json::parse(Lines(js.out).at(0));
+  EXPECT_EQ(j["Names"], "web");
+  EXPECT_EQ(j["State"], "running");
+
+  CmdResult logs;
+  for (int i = 0; i < 100; ++i) {
+    logs = Skiff({"logs", "web"});
+    if (logs.out == "hello\n" && logs.err == "oops\n") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(logs.out, "hello\n");
+  EXPECT_EQ(logs.err, "oops\n");
+  std::string raw = ReadText(root_ + "/containers/" + id + "/" + id + "-json.log");
+  auto first = json::parse(Lines(raw).at(0));
+  EXPECT_EQ(first["log"], "hello\n");
+  EXPECT_EQ(first["stream"], "stdout");
+  EXPECT_TRUE(first["time"].get<std::string>().find('T') != std::string::npos);
+
+  auto t0 = std::chrono::steady_clock::now();
+  CmdResult stop = Skiff({"stop", "web"});
+  EXPECT_EQ(stop.code, 0) << stop.err;
+  EXPECT_EQ(stop.out, "web\n");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  json d = Inspect("web");
+  EXPECT_EQ(d["State"]["Status"], "exited");
+  EXPECT_EQ(d["State"]["ExitCode"], 0);
+  CmdResult ps2 = Skiff({"ps", "-a"});
+  EXPECT_NE(ps2.out.find("Exited (0)"), std::string::npos) << ps2.out;
+  EXPECT_EQ(Skiff({"ps", "-q"}).out, "");
+  CmdResult rm = Skiff({"rm", "web"});
+  EXPECT_EQ(rm.code, 0) << rm.err;
+  EXPECT_EQ(rm.out, "web\n");
+  ExpectNothingLeft(id);
+}
+
+TEST_F(EngineTest, StopEscalatesToSigkill) {
+  std::string id = RunDetached(
+      {"--stop-timeout", "1", "bb", "sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"});
+  auto t0 = std::chrono::steady_clock::now();
+  CmdResult stop = Skiff({"stop", id.substr(0, 12)});
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(stop.code, 0) << stop.err;
+  EXPECT_GE(took, std::chrono::milliseconds(900));
+  EXPECT_LT(took, std::chrono::seconds(6));
+  EXPECT_EQ(Inspect(id)["State"]["ExitCode"], 137);
+  CmdResult t = Skiff({"run", "-d", "bb", "sleep", "100"});
+  std::string id2 = Trim(t.out);
+  all_ids_.push_back(id2);
+  t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(Skiff({"stop", "-t", "0", id2}).code, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+}
+
+TEST_F(EngineTest, KillWaitAndRmRules) {
+  std::string id = RunDetached({"--name", "kk", "bb", "sleep", "100"});
+  CmdResult rm = Skiff({"rm", "kk"});
+  EXPECT_NE(rm.code, 0);
+  EXPECT_NE(rm.err.find("You cannot remove a running container " + id +
+                        ". Stop the container before attempting removal or force remove"),
+            std::string::npos)
+      << rm.err;
+  std::thread killer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    CmdResult k = Skiff({"kill", "kk"});
+    EXPECT_EQ(k.code, 0) << k.err;
+    EXPECT_EQ(k.out, "kk\n");
+  });
+  CmdResult w = Skiff({"wait", "kk"});
+  killer.join();
+  EXPECT_EQ(w.code, 0) << w.err;
+  EXPECT_EQ(w.out, "137\n");
+  CmdResult again = Skiff({"kill", "kk"});
+  EXPECT_NE(again.code, 0);
+  EXPECT_NE(again.err.find("is not running"), std::string::npos) << again.err;
+  std::string id2 = RunDetached({"bb", "sleep", "100"});
+  CmdResult rmf = Skiff({"rm", "-f", id2});
+  EXPECT_EQ(rmf.code, 0) << rmf.err;
+  ExpectNothingLeft(id2);
+  CmdResult none = Skiff({"rm", "nosuch"});
+  EXPECT_NE(none.code, 0);
+  EXPECT_NE(none.err.find("No such container: nosuch"), std::string::npos) << none.err;
+}
+
+TEST_F(EngineTest, DetachedRmRemovesItselfAndNameConflicts) {
+  std::string id = RunDetached({"--rm", "bb", "true"});
+  // The monitor removes the container, then exits.
+  for (int i = 0; i < 100 && (Exists(root_ + "/containers/" + id) || FindProcess(id) != 0); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ExpectNothingLeft(id);
+  CmdResult c1 = Skiff({"create", "--name", "same", "bb", "true"});
+  ASSERT_EQ(c1.code, 0) << c1.err;
+  all_ids_.push_back(Trim(c1.out));
+  CmdResult c2 = Skiff({"create", "--name", "same", "bb", "true"});
+  EXPECT_EQ(c2.code, 125);
+  EXPECT_NE(c2.err.find("Conflict. The container name \"/same\" is already in use by container \"" +
+                        Trim(c1.out) + "\""),
+            std::string::npos)
+      << c2.err;
+}
+
+TEST_F(EngineTest, CreateInspectStartWaitLogs) {
+  CmdResult c = Skiff({"create", "--name", "insp", "-m", "64m", "--hostname", "box", "-e", "A=1",
+                       "bb", "sh", "-c", "echo hi; cat /etc/hostname"});
+  ASSERT_EQ(c.code, 0) << c.err;
+  std::string id = Trim(c.out);
+  all_ids_.push_back(id);
+  json d = Inspect("insp");
+  ASSERT_FALSE(d.is_null());
+  EXPECT_EQ(d["Id"], id);
+  EXPECT_EQ(d["Name"], "/insp");
+  EXPECT_EQ(d["State"]["Status"], "created");
+  EXPECT_EQ(d["State"]["Running"], false);
+  EXPECT_EQ(d["Path"], "sh");
+  EXPECT_EQ(d["Args"][0], "-c");
+  EXPECT_EQ(d["HostConfig"]["Memory"], 64 * 1024 * 1024);
+  EXPECT_EQ(d["Config"]["Hostname"], "box");
+  EXPECT_NE(d["Config"]["Env"].dump().find("A=1"), std::string::npos);
+  EXPECT_EQ(d["GraphDriver"]["Name"], "overlay");
+  EXPECT_EQ(d["GraphDriver"]["Data"]["MergedDir"], root_ + "/containers/" + id + "/rootfs");
+  EXPECT_EQ(d["RestartCount"], 0);
+  CmdResult f = Skiff({"inspect", "-f", "{{.State.Status}} {{.Name}}", "insp"});
+  EXPECT_EQ(f.out, "created /insp\n");
+
+  CmdResult s = Skiff({"start", "insp"});
+  EXPECT_EQ(s.code, 0) << s.err;
+  EXPECT_EQ(s.out, "insp\n");
+  CmdResult w = Skiff({"wait", "insp"});
+  EXPECT_EQ(w.out, "0\n") << w.err;
+  CmdResult logs = Skiff({"logs", "insp"});
+  EXPECT_EQ(logs.out, "hi\nbox\n");
+  CmdResult tail = Skiff({"logs", "--tail", "1", "-t", "insp"});
+  auto tl = Lines(tail.out);
+  ASSERT_EQ(tl.size(), 1u) << tail.out;
+  EXPECT_NE(tl[0].find("Z box"), std::string::npos) << tl[0];
+  d = Inspect(id);
+  EXPECT_EQ(d["State"]["Status"], "exited");
+  EXPECT_NE(d["State"]["StartedAt"], "0001-01-01T00:00:00Z");
+  EXPECT_NE(d["State"]["FinishedAt"], "0001-01-01T00:00:00Z");
+  // Started again: a second run appends to the log.
+  EXPECT_EQ(Skiff({"start", id}).code, 0);
+  EXPECT_EQ(Skiff({"wait", id}).out, "0\n");
+  EXPECT_EQ(Skiff({"logs", id}).out, "hi\nbox\nhi\nbox\n");
+  // An image falls back to image inspect.
+  json img = json::parse(Skiff({"inspect", "bb"}).out);
+  EXPECT_EQ(img[0]["Id"].get<std::string>().rfind("sha256:", 0), 0u);
+}
+
+TEST_F(EngineTest, OomKillIs137AndOOMKilled) {
+  CmdResult r = Skiff({"run", "--name", "oom", "-m", "16m", "--memory-swap", "16m", "bb", "sh",
+                       "-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo survived"});
+  EXPECT_EQ(r.code, 137) << r.out << r.err;
+  json d = Inspect("oom");
+  EXPECT_EQ(d["State"]["OOMKilled"], true);
+  EXPECT_EQ(d["State"]["ExitCode"], 137);
+  all_ids_.push_back(d["Id"].get<std::string>());
+}
+
+TEST_F(EngineTest, PidsLimitContainsForkBomb) {
+  std::string id = RunDetached({"--pids-limit", "10", "bb", "sh", "-c",
+                                "for i in $(seq 1 6); do sleep 30 & done; sleep 30"});
+  std::string cg;
+  for (const auto& m : CgroupMounts())
+    if (Exists(m + "/skiff/" + id + "/pids.max")) cg = m + "/skiff/" + id;
+  ASSERT_FALSE(cg.empty());
+  EXPECT_EQ(Trim(ReadText(cg + "/pids.max")), "10");
+  int current = 0;
+  for (int i = 0; i < 100 && current < 7; ++i) {
+    current = atoi(ReadText(cg + "/pids.current").c_str());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(current, 7) << "sh and its six sleeps (sh execs the last command)";
+  EXPECT_EQ(Skiff({"rm", "-f", id}).code, 0);
+  // A fork bomb: forks fail at the limit, the host is untouched, the run ends.
+  CmdResult bomb = Skiff({"run", "--rm", "--pids-limit", "10", "bb", "sh", "-c",
+                          "b() { b | b & }; b; sleep 1; echo never"});
+  EXPECT_FALSE(bomb.timed_out);
+  EXPECT_NE(bomb.err.find("fork"), std::string::npos) << bomb.out << bomb.err;
+  EXPECT_EQ(Skiff({"ps", "-aq"}).out, "");
+}
+
+TEST_F(EngineTest, InitReapsZombies) {
+  CmdResult r = Skiff({"run", "--rm", "--init", "bb", "sh", "-c",
+                       "(sleep 0.2 &) ; sleep 1; cat /proc/1/cmdline | tr '\\0' ' '; echo; "
+                       "grep -l '^State:.Z' /proc/[0-9]*/status 2>/dev/null | wc -l"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  auto l = Lines(r.out);
+  ASSERT_EQ(l.size(), 2u) << r.out;
+  EXPECT_NE(l[0].find("skiff-init"), std::string::npos) << l[0];
+  EXPECT_EQ(Trim(l[1]), "0") << "zombies left";
+}
+
+TEST_F(EngineTest, RestartOnFailureRestartsTwice) {
+  std::string id = RunDetached({"--restart", "on-failure:2", "bb", "sh", "-c", "echo run; exit 1"});
+  json rec;
+  for (int i = 0; i < 200; ++i) {
+    rec = Record(id);
+    if (!rec.is_null() && rec["State"]["MonitorPid"] == 0 && rec["State"]["Status"] == "exited")
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  json d = Inspect(id);
+  EXPECT_EQ(d["RestartCount"], 2);
+  EXPECT_EQ(d["State"]["ExitCode"], 1);
+  EXPECT_EQ(Skiff({"logs", id}).out, "run\nrun\nrun\n");
+}
+
+TEST_F(EngineTest, LogsSurviveAKilledMonitor) {
+  std::string id = RunDetached({"bb", "sh", "-c", "echo alive; sleep 100"});
+  pid_t monitor = Record(id)["State"]["MonitorPid"].get<int>();
+  pid_t proc = Inspect(id)["State"]["Pid"].get<int>();
+  ASSERT_GT(monitor, 0);
+  ASSERT_GT(proc, 0);
+  EXPECT_EQ(Trim(ReadText("/proc/" + std::to_string(monitor) + "/comm")), "skiff-monitor");
+  // The monitor that stays for the container's lifetime is the small static one: under
+  // 1 MiB resident (conmon is the anchor: about 360 KiB PSS here).
+  std::string status = ReadText("/proc/" + std::to_string(monitor) + "/status");
+  size_t at = status.find("VmRSS:");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_LT(atol(status.c_str() + at + 6), 1024) << status.substr(at, 30);
+  for (int i = 0; i < 100 && Skiff({"logs", id}).out != "alive\n"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(::kill(monitor, SIGKILL), 0);
+  for (int i = 0; i < 100 && Alive(monitor); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(Skiff({"logs", id}).out, "alive\n");
+  CmdResult ps = Skiff({"ps", "-a"});
+  EXPECT_NE(ps.out.find("Exited (137)"), std::string::npos) << ps.out;
+  for (int i = 0; i < 100 && Alive(proc); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(Alive(proc)) << "the container outlived its reconciliation";
+  EXPECT_EQ(Skiff({"logs", id}).out, "alive\n");
+  EXPECT_EQ(Skiff({"rm", id}).code, 0);
+  ExpectNothingLeft(id);
+}
+
+TEST_F(EngineTest, FiftyInParallel) {
+  constexpr int kN = 50;
+  std::vector<std::thread> threads;
+  std::vector<CmdResult> results(kN);
+  for (int i = 0; i < kN; ++i) {
+    std::string dir = work_ + "/t" + std::to_string(i);
+    ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+    threads.emplace_back([this, i, dir, &results] {
+      results[i] = SkiffIn(dir, {"run", "-d", "bb", "sleep", "300"}, 60000);
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<std::string> ids;
+  for (const auto& r : results) {
+    EXPECT_EQ(r.code, 0) << r.err;
+    ids.insert(Trim(r.out));
+    all_ids_.push_back(Trim(r.out));
+  }
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kN));
+  CmdResult ps = Skiff({"ps", "-q", "--filter", "status=running"});
+  EXPECT_EQ(Lines(ps.out).size(), static_cast<size_t>(kN)) << ps.out;
+  threads.clear();
+  std::vector<CmdResult> rms(kN);
+  int i = 0;
+  for (const auto& id : ids) {
+    std::string dir = work_ + "/t" + std::to_string(i);
+    threads.emplace_back([this, id, dir, i, &rms] { rms[i] = SkiffIn(dir, {"rm", "-f", id}, 60000); });
+    ++i;
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& r : rms) EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(Skiff({"ps", "-aq"}).out, "");
+}
+
+TEST_F(EngineTest, ConcurrentSameNameOnlyOneWins) {
+  constexpr int kN = 6;
+  std::vector<std::thread> threads;
+  std::vector<CmdResult> results(kN);
+  for (int i = 0; i < kN; ++i) {
+    std::string dir = work_ + "/n" + std::to_string(i);
+    ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+    threads.emplace_back([this, i, dir, &results] {
+      results[i] = SkiffIn(dir, {"run", "-d", "--name", "same", "bb", "sleep", "300"});
+    });
+  }
+  for (auto& t : threads) t.join();
+  int won = 0;
+  for (const auto& r : results) {
+    if (r.code == 0) {
+      won++;
+      all_ids_.push_back(Trim(r.out));
+    } else {
+      EXPECT_NE(r.err.find("Conflict"), std::string::npos) << r.err;
+    }
+  }
+  EXPECT_EQ(won, 1);
+  EXPECT_EQ(Lines(Skiff({"ps", "-aq"}).out).size(), 1u);
+}
+
+}  // namespace
+}  // namespace skiff::itest
