@@ -62,7 +62,6 @@ int OpenInRoot(int rootfd, const std::string& path, uint64_t flags) {
 // Where a path lives: a container root (rootfd >= 0) or the host.
 struct Side {
   int rootfd = -1;
-  const char* what = "host";
   int Open(const std::string& path, int flags) const {
     if (rootfd >= 0) return OpenInRoot(rootfd, path, static_cast<uint64_t>(flags));
     return ::open(path.c_str(), flags | O_CLOEXEC);
@@ -494,7 +493,7 @@ Status CopyOut(const std::string& rootfs, const std::string& src, const std::str
                const CopyOptions& o, int stdout_fd) {
   UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) return Errno("container root %s", rootfs.c_str());
-  Side in{root.get(), "container"};
+  Side in{root.get()};
   Entry e = TRY(OpenSource(in, src, o.follow_link));
   bool contents = EndsWithDot(src) && S_ISDIR(e.st.st_mode);
   std::string base = Base(src);
@@ -515,7 +514,7 @@ Status CopyIn(const std::string& rootfs, const std::string& src, const std::stri
               const CopyOptions& o, int stdin_fd) {
   UniqueFd root(::open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) return Errno("container root %s", rootfs.c_str());
-  Side ctr{root.get(), "container"};
+  Side ctr{root.get()};
   if (src == "-") {
     UniqueFd d(ctr.Open(dest, O_RDONLY | O_DIRECTORY));
     if (!d) {
