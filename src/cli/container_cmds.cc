@@ -214,11 +214,23 @@ namespace {
 
 void AddStartCommand(CLI::App* cmd, Globals& g, Action& action) {
   auto refs = std::make_shared<std::vector<std::string>>();
+  auto attach = std::make_shared<bool>(false);
   cmd->add_option("container", *refs, "containers to start")->required();
-  cmd->callback([&g, &action, refs] {
-    action = [&g, refs]() -> Result<int> {
+  cmd->add_flag("-a,--attach", *attach,
+                "stay in the foreground: output, signals and the exit code (one container)");
+  cmd->callback([&g, &action, refs, attach] {
+    action = [&g, refs, attach]() -> Result<int> {
       auto e = OpenEngine(g);
       if (!e.ok()) return Fail("start", e.error());
+      if (*attach) {
+        if (refs->size() != 1) return Fail("start", MakeError(0, "you cannot start and attach multiple containers at once"));
+        auto rc = engine::StartAttached(*e, refs->front());
+        if (!rc.ok()) {
+          Fail("start " + refs->front(), rc.error());
+          return engine::StartExitCode(rc.error());
+        }
+        return *rc;
+      }
       int rc = 0;
       for (const auto& ref : *refs) {
         Status st = engine::StartContainer(*e, ref);
@@ -247,14 +259,14 @@ void AddStopCommand(CLI::App* cmd, Globals& g, Action& action) {
   cmd->add_option("-s,--signal", a->signal, "signal to send (default: the container's stop signal)");
   cmd->callback([&g, &action, a] {
     action = [&g, a]() -> Result<int> {
-      return EachRef(g, "stop", a->refs, [a](Engine& e, const std::string& ref) -> Status {
-        if (!a->signal.empty()) {
-          TRY(runtime::ParseSignal(a->signal));
-          TRY(e.records.Update(TRY(e.records.Lookup(ref)).id, [&](engine::ContainerRecord* r) {
-            r->config.stop_signal = a->signal;
-          }));
-        }
-        return engine::StopContainer(e, ref, a->time);
+      std::optional<int> sig;
+      if (!a->signal.empty()) {
+        auto s = runtime::ParseSignal(a->signal);
+        if (!s.ok()) return Fail("stop", s.error());
+        sig = *s;
+      }
+      return EachRef(g, "stop", a->refs, [a, sig](Engine& e, const std::string& ref) {
+        return engine::StopContainer(e, ref, a->time, sig);
       });
     };
   });
@@ -329,6 +341,15 @@ std::string Quote(const std::vector<std::string>& args) {
 
 std::string ShortImage(const std::string& image) { return image; }
 
+// Docker's CREATED column: "3 seconds ago", "About a minute ago".
+std::string CreatedAgo(const ContainerRecord& r, int64_t now) {
+  auto ns = engine::ParseRfc3339Nano(r.created);
+  if (!ns.ok()) return "N/A";
+  return engine::HumanDuration(now - *ns / 1000000000LL) + " ago";
+}
+
+std::string ApplyFormat(const std::string& format, const nlohmann::ordered_json& doc);
+
 struct PsArgs {
   bool all = false, quiet = false, no_trunc = false, latest = false, size = false;
   std::vector<std::string> filters;
@@ -374,7 +395,7 @@ Result<int> PsCmd(const Globals& g, const PsArgs& a) {
     std::string cmd = Quote(r.config.args);
     if (!a.no_trunc && cmd.size() > 22) cmd = cmd.substr(0, 19) + "…\"";
     std::string status = engine::StatusText(r, now);
-    if (a.format == "json") {
+    if (!a.format.empty() && a.format != "table") {
       nlohmann::ordered_json j = {{"Command", Quote(r.config.args)},
                                   {"CreatedAt", r.created},
                                   {"ID", id},
@@ -385,15 +406,16 @@ Result<int> PsCmd(const Globals& g, const PsArgs& a) {
                                   {"Names", r.name},
                                   {"Networks", ""},
                                   {"Ports", ""},
-                                  {"RunningFor", HumanAgo(r.created)},
+                                  {"RunningFor", CreatedAgo(r, now)},
                                   {"Size", "0B"},
                                   {"State", engine::StatusName(r.status)},
                                   {"Status", status}};
-      out += j.dump() + "\n";
+      out += (a.format == "json" ? j.dump() : ApplyFormat(a.format, j)) + "\n";
       continue;
     }
+    std::string created = CreatedAgo(r, now);
     out += StrFormat("%-15s %-20s %-22s %-16s %-25s %-10s %s\n", id.c_str(),
-                     ShortImage(r.image).c_str(), cmd.c_str(), HumanAgo(r.created).c_str(),
+                     ShortImage(r.image).c_str(), cmd.c_str(), created.c_str(),
                      status.c_str(), "", r.name.c_str());
   }
   std::fputs(out.c_str(), stdout);
@@ -410,8 +432,8 @@ void AddPsCommand(CLI::App* cmd, Globals& g, Action& action) {
   cmd->add_flag("-s,--size", a->size, "accepted; sizes are not computed");
   cmd->add_option("-f,--filter", a->filters, "filter: status=, name=, id=, ancestor=, exited=")
       ->allow_extra_args(false);
-  cmd->add_option("--format", a->format, "json: one JSON object per line")
-      ->check(CLI::IsMember({"", "json", "table"}));
+  cmd->add_option("--format", a->format,
+                  "json: one JSON object per line; or a template: '{{.ID}} {{.Status}}'");
   cmd->callback([&g, &action, a] { action = [&g, a] { return PsCmd(g, *a); }; });
 }
 
@@ -472,7 +494,7 @@ void AddLogsCommand(CLI::App* cmd, Globals& g, Action& action) {
 }
 
 // --format: json, or a Go template of field paths: "{{.State.Status}}", "{{json .Config}}".
-std::string ApplyFormat(const std::string& format, const nlohmann::json& doc) {
+std::string ApplyFormat(const std::string& format, const nlohmann::ordered_json& doc) {
   std::string out;
   size_t pos = 0;
   while (pos < format.size()) {
@@ -492,7 +514,7 @@ std::string ApplyFormat(const std::string& format, const nlohmann::json& doc) {
     while (!expr.empty() && expr.back() == ' ') expr.pop_back();
     bool as_json = expr.rfind("json ", 0) == 0;
     if (as_json) expr = expr.substr(5);
-    const nlohmann::json* v = &doc;
+    const nlohmann::ordered_json* v = &doc;
     size_t i = 1;  // after the leading "."
     while (v && i < expr.size()) {
       size_t dot = expr.find('.', i);
@@ -523,13 +545,13 @@ void AddInspectCommand(CLI::App* cmd, Globals& g, Action& action) {
     action = [&g, a]() -> Result<int> {
       auto e = OpenEngine(g);
       if (!e.ok()) return Fail("inspect", e.error());
-      nlohmann::json arr = nlohmann::json::array();
+      nlohmann::ordered_json arr = nlohmann::ordered_json::array();
       int rc = 0;
       for (const auto& ref : a->refs) {
         if (a->type != "image") {
           auto rec = engine::Refresh(*e, ref);
           if (rec.ok()) {
-            arr.push_back(nlohmann::json::parse(engine::InspectJson(*e, *rec)));
+            arr.push_back(nlohmann::ordered_json::parse(engine::InspectJson(*e, *rec)));
             continue;
           }
           if (a->type == "container") {
@@ -545,7 +567,7 @@ void AddInspectCommand(CLI::App* cmd, Globals& g, Action& action) {
           rc = 1;
           continue;
         }
-        auto doc = nlohmann::json::parse(image::InspectJson(*img));
+        auto doc = nlohmann::ordered_json::parse(image::InspectJson(*img));
         arr.push_back(doc.is_array() && !doc.empty() ? doc[0] : doc);
       }
       if (a->format.empty() || a->format == "json") {

@@ -15,8 +15,12 @@ namespace skiff::engine {
 // Mounts an overlay at target: lower dirs top first, upper and work dirs. Uses the new mount
 // API with one "lowerdir+" per layer, so that no length limit applies to the list (mount(2)
 // takes one page of options); falls back to mount(2) on kernels before 6.8.
+// volatile_upper: overlayfs "volatile", no sync of the upper dir at unmount. Unmounting a
+// normal overlay syncs the upper filesystem, which costs 100+ ms on this ext4; a --rm
+// container's upper dir is thrown away anyway (podman does the same for --rm).
 Status MountOverlay(const std::vector<std::string>& lower, const std::string& upper,
-                    const std::string& work, const std::string& target);
+                    const std::string& work, const std::string& target,
+                    bool volatile_upper = false);
 // Detaches whatever is mounted at target (repeatedly: stacked mounts) and checks that
 // target is a plain directory again: RemoveAll must never descend into a mount.
 Status UnmountAll(const std::string& target);
@@ -33,8 +37,10 @@ Result<EtcFiles> WriteEtcFiles(const std::string& dir, const std::string& hostna
 // Host directories of the container's volumes, by target: named volumes under
 // volumes_dir/<name>/_data (made on first use), anonymous ones (-v /dst and the image's
 // VOLUMEs not otherwise mounted) under a new random name; anonymous gets those names.
+// A volume made now gets what the image has at its target (Docker's copy-up; not with
+// nocopy), read from rootfs through openat2(RESOLVE_IN_ROOT).
 Result<std::map<std::string, std::string>> PrepareVolumes(
     const std::string& volumes_dir, const oci::ImageConfig& image, const RunOptions& opts,
-    std::vector<std::string>* anonymous);
+    const std::string& rootfs, std::vector<std::string>* anonymous);
 
 }  // namespace skiff::engine

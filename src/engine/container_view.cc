@@ -174,7 +174,7 @@ std::string InspectJson(const Engine& e, const ContainerRecord& r) {
   host["RestartPolicy"] = {{"Name", RestartName(c.restart.mode)},
                            {"MaximumRetryCount", c.restart.max_retries}};
   host["AutoRemove"] = c.auto_remove;
-  bool privileged = false, ro = spec.root && spec.root->readonly;
+  bool privileged = c.privileged, ro = spec.root && spec.root->readonly;
   int64_t memory = 0, swap = 0, pids = 0, shares = 0, quota = 0, period = 0;
   std::string cpuset;
   if (spec.linux && spec.linux->resources) {

@@ -66,9 +66,9 @@ struct Undo {
   bool armed = true;
   ~Undo() {
     if (!armed || id.empty()) return;
-    (void)UnmountAll(RootfsDir(*e, id));
     for (const auto& v : volumes) (void)RemoveAll(VolumesDir(*e) + "/" + v);
-    (void)e->records.Remove(id);
+    // Never remove the directory through a mount that is still there.
+    if (UnmountAll(RootfsDir(*e, id)).ok()) (void)e->records.Remove(id);
   }
 };
 
@@ -117,7 +117,9 @@ Result<Engine> Engine::Open(const std::string& root) {
   std::string dir = exe.substr(0, exe.rfind('/'));
   if (!dir.empty()) {
     e.skiff_exe = exe;
-    if (PathExists(dir + "/skiff-monitor")) e.monitor_path = dir + "/skiff-monitor";
+    for (const char* m : {"/skiff-monitor", "/../libexec/skiff/skiff-monitor"}) {
+      if (e.monitor_path.empty() && PathExists(dir + m)) e.monitor_path = dir + m;
+    }
     for (const char* c : {"/skiff-init", "/../libexec/skiff/skiff-init"}) {
       if (PathExists(dir + c)) {
         e.init_path = dir + c;
@@ -167,7 +169,7 @@ Result<ContainerRecord> CreateContainer(Engine& e, const RunOptions& opts,
   for (const char* sub : {"/rootfs", "/upper", "/work"})
     if (::mkdir((dir + sub).c_str(), 0755) < 0) return Errno("mkdir %s%s", dir.c_str(), sub);
   std::string rootfs = RootfsDir(e, rec.id);
-  TRY(MountOverlay(lower, dir + "/upper", dir + "/work", rootfs).Wrap("rootfs"));
+  TRY(MountOverlay(lower, dir + "/upper", dir + "/work", rootfs, opts.auto_remove).Wrap("rootfs"));
   ExplainOverlay(lower, dir + "/upper", dir + "/work", rootfs);
 
   SpecInputs in;
@@ -178,9 +180,8 @@ Result<ContainerRecord> CreateContainer(Engine& e, const RunOptions& opts,
     if (!rootfd) return Errno("open %s", rootfs.c_str());
     in.user = TRY(ResolveUser(rootfd.get(), opts.user.empty() ? img.config.config.user : opts.user));
   }
-  std::vector<std::string> anon;
-  in.volume_paths = TRY(PrepareVolumes(VolumesDir(e), img.config, opts, &anon));
-  undo.volumes = anon;
+  in.volume_paths = TRY(PrepareVolumes(VolumesDir(e), img.config, opts, rootfs, &undo.volumes));
+  std::vector<std::string> anon = undo.volumes;
   in.init_path = e.init_path;
   auto h = cgroup::Detect();
   in.cgroup_v2_unified = h.ok() && h->layout == cgroup::Layout::kV2;
@@ -216,11 +217,35 @@ Result<ContainerRecord> CreateContainer(Engine& e, const RunOptions& opts,
 }
 
 Status StartContainer(Engine& e, const std::string& ref) {
-  ContainerRecord r = TRY(Refresh(e, ref));
+  ContainerRecord found = TRY(e.records.Lookup(ref));
+  // Two starts at once: the second waits here, then finds it running.
+  FileLock lock = TRY(FileLock::Acquire(BundleDir(e, found.id) + "/start.lock"));
+  ContainerRecord r = TRY(Refresh(e, found.id));
   if (IsRunning(r)) return Ok();  // Docker: starting a running container is a no-op
   if (MonitorAlive(r))  // between two runs of a restart policy
     return MakeError(EBUSY, "container %s is restarting", r.id.substr(0, 12).c_str());
   return SpawnMonitor(e, r.id);
+}
+
+Result<int> StartAttached(Engine& e, const std::string& ref) {
+  ContainerRecord found = TRY(e.records.Lookup(ref));
+  ContainerRecord r;
+  {
+    FileLock lock = TRY(FileLock::Acquire(BundleDir(e, found.id) + "/start.lock"));
+    r = TRY(Refresh(e, found.id));
+    if (IsRunning(r) || MonitorAlive(r))
+      return MakeError(EBUSY, "container %s is already running", r.id.substr(0, 12).c_str());
+    // The record names us as its monitor before the lock goes: a concurrent start waits.
+    auto self = TRY(runtime::ProcessStartTime(::getpid()));
+    TRY(e.records.Update(r.id, [&](ContainerRecord* c) {
+      c->monitor_pid = ::getpid();
+      c->monitor_start = self;
+    }));
+  }
+  Status started = Ok();
+  auto rc = MonitorContainer(e, r.id, true, [&](const Status& st) { started = st; });
+  if (!started.ok()) return std::move(started).error();
+  return rc;
 }
 
 Result<RunResult> RunContainer(Engine& e, const RunOptions& opts,
@@ -239,7 +264,8 @@ Result<RunResult> RunContainer(Engine& e, const RunOptions& opts,
   return res;
 }
 
-Status StopContainer(Engine& e, const std::string& ref, std::optional<int> timeout) {
+Status StopContainer(Engine& e, const std::string& ref, std::optional<int> timeout,
+                     std::optional<int> signal) {
   ContainerRecord r = TRY(Refresh(e, ref));
   r = TRY(e.records.Update(r.id, [](ContainerRecord* c) { c->stopped_by_user = true; }));
   if (!IsRunning(r)) return Ok();
@@ -247,7 +273,7 @@ Status StopContainer(Engine& e, const std::string& ref, std::optional<int> timeo
   if (r.status == ContainerStatus::kPaused) {
     (void)runtime::Resume(e.run_root, r.id);
   }
-  if (t != 0) (void)Signal(e, r, StopSignalOf(r));
+  if (t != 0) (void)Signal(e, r, signal.value_or(StopSignalOf(r)));
   {
     UniqueFd fd = ProcessFd(e, r);
     if (fd) {
@@ -298,6 +324,11 @@ Status RemoveContainer(Engine& e, const std::string& ref, bool force, bool volum
       auto cur = e.records.Lookup(r.id);
       if (!cur.ok()) return Ok();  // the monitor's --rm got there first
       if (!MonitorAlive(*cur) || cur->monitor_pid == ::getpid()) break;
+      if (waited == 2000) {
+        // Still there: asleep before a restart (up to 10 s). We clean up ourselves.
+        UniqueFd m(sys::PidfdOpen(cur->monitor_pid, 0));
+        if (m && MonitorAlive(*cur)) (void)sys::PidfdSendSignal(m.get(), SIGKILL, 0);
+      }
       SleepMs(20);
     }
   }
@@ -318,7 +349,8 @@ Result<int> WaitContainer(Engine& e, const std::string& ref) {
     auto cur = Refresh(e, id);
     if (!cur.ok()) return r.exit_code;  // removed (--rm): its last known code
     r = std::move(cur.value());
-    bool done = r.status == ContainerStatus::kExited || r.status == ContainerStatus::kDead;
+    bool done = r.status == ContainerStatus::kExited || r.status == ContainerStatus::kDead ||
+                (r.status == ContainerStatus::kCreated && !r.error.empty() && !MonitorAlive(r));
     // Between the runs of a restart policy the container is exited with its monitor alive:
     // Docker's wait returns at that exit too.
     if (done) return r.exit_code;

@@ -58,6 +58,8 @@ Result<ContainerRecord> CreateContainer(Engine& e, const RunOptions& opts,
 // skiff start: starts a created or exited container under a new detached monitor and
 // returns once its process runs (or failed to start: see StartExitCode).
 Status StartContainer(Engine& e, const std::string& ref);
+// skiff start -a: the caller is the monitor, as in a foreground run; the exit code.
+Result<int> StartAttached(Engine& e, const std::string& ref);
 
 // skiff run: create + start. Detached: returns once started, with exit_code 0. In the
 // foreground: skiff itself is the monitor (stdio wired, signals forwarded), and exit_code is
@@ -74,8 +76,10 @@ Result<RunResult> RunContainer(Engine& e, const RunOptions& opts,
 int StartExitCode(const Error& e);
 
 // skiff stop: the stop signal (record's, default SIGTERM), then SIGKILL after timeout
-// seconds (nullopt = the record's stop_timeout). The restart policy does not restart it.
-Status StopContainer(Engine& e, const std::string& ref, std::optional<int> timeout);
+// seconds (nullopt = the record's stop_timeout); signal overrides the stop signal once
+// (stop -s). The restart policy does not restart it.
+Status StopContainer(Engine& e, const std::string& ref, std::optional<int> timeout,
+                     std::optional<int> signal = std::nullopt);
 // skiff kill: "is not running" unless it runs.
 Status KillContainer(Engine& e, const std::string& ref, int sig);
 // skiff rm: refuses a running container without force (Docker's text); removes its

@@ -103,7 +103,8 @@ Result<Running> StartProcess(Engine& e, const ContainerRecord& rec, bool foregro
   std::string rootfs = RootfsDir(e, rec.id);
   std::string dir = BundleDir(e, rec.id);
   if (!IsMountPoint(rootfs))
-    TRY(MountOverlay(rec.config.lower_dirs, dir + "/upper", dir + "/work", rootfs));
+    TRY(MountOverlay(rec.config.lower_dirs, dir + "/upper", dir + "/work", rootfs,
+                     rec.config.auto_remove));
   // Leftovers of a monitor that died (Refresh normally clears them).
   (void)runtime::Delete(e.run_root, rec.id, true);
 
@@ -293,8 +294,13 @@ void SleepMs(int64_t ms) {
 }  // namespace
 
 bool MonitorAlive(const ContainerRecord& r) {
-  if (r.monitor_pid <= 0) return false;
-  return runtime::ProcessAlive(r.monitor_pid, r.monitor_start);
+  if (r.monitor_pid <= 0 || !runtime::ProcessAlive(r.monitor_pid, r.monitor_start)) return false;
+  // A zombie is gone too: its parent (a subreaper that inherited it when the skiff that
+  // forked it exited) has not reaped it yet.
+  auto stat = ReadFile(StrFormat("/proc/%d/stat", r.monitor_pid));
+  if (!stat.ok()) return false;
+  size_t paren = stat->rfind(')');
+  return paren == std::string::npos || paren + 2 >= stat->size() || (*stat)[paren + 2] != 'Z';
 }
 
 namespace {
@@ -393,11 +399,14 @@ Result<int> RunLoop(Engine& e, ContainerRecord rec, bool foreground, bool first,
     if (!run.ok()) {
       Error err = std::move(run).error();
       rec = TRY(e.records.Update(id, [&](ContainerRecord* r) {
-        r->status = ContainerStatus::kExited;
+        // As Docker: a container that never ran stays "Created", with the exit code and
+        // the error of the failed start.
+        bool ran = !r->started_at.empty() && r->started_at != kZeroTime;
+        r->status = ran ? ContainerStatus::kExited : ContainerStatus::kCreated;
         r->exit_code = StartExitCode(err);
         r->error = err.Message();
         r->pid = 0;
-        if (r->finished_at == kZeroTime || r->finished_at.empty()) r->finished_at = NowRfc3339Nano();
+        if (ran) r->finished_at = NowRfc3339Nano();
       }));
       if (first) on_started(err);
       Finish(e, rec, exit_code);
@@ -478,7 +487,7 @@ Status SpawnMonitor(Engine& e, const std::string& id) {
     UniqueFd report(3);
     auto done = [&](const Status& st) {
       std::string msg = st.ok() ? std::string("0\n")
-                                : StrFormat("%d\n%s", st.error().code, st.error().Message().c_str());
+                                : StrFormat("%d\n%s", st.error().code, st.error().msg.c_str());
       (void)WriteAll(report.get(), msg.data(), msg.size());
       report.reset();
     };

@@ -107,6 +107,7 @@ RecordConfig MakeRecordConfig(const oci::ImageConfig& image, const RunOptions& o
   c.interactive = opts.interactive;
   c.detach = opts.detach;
   c.auto_remove = opts.auto_remove;
+  c.privileged = opts.privileged;
   c.restart = opts.restart;
   c.stop_signal = opts.stop_signal.empty() ? image.config.stop_signal : opts.stop_signal;
   c.stop_timeout = opts.stop_timeout.value_or(10);
@@ -174,6 +175,7 @@ std::string RecordJson(const ContainerRecord& r) {
       {"OpenStdin", c.interactive},
       {"Detach", c.detach},
       {"AutoRemove", c.auto_remove},
+      {"Privileged", c.privileged},
       {"RestartPolicy",
        {{"Name", NameOf(kRestartNames, c.restart.mode)},
         {"MaximumRetryCount", c.restart.max_retries}}},
@@ -238,6 +240,7 @@ Result<ContainerRecord> ParseRecord(const std::string& text) {
     rc.interactive = c.value("OpenStdin", false);
     rc.detach = c.value("Detach", false);
     rc.auto_remove = c.value("AutoRemove", false);
+    rc.privileged = c.value("Privileged", false);
     const Json& rp = c.at("RestartPolicy");
     rc.restart.mode = TRY(
         EnumOf<RestartMode>(kRestartNames, rp.value("Name", "no"), "Config.RestartPolicy.Name"));

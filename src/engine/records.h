@@ -32,6 +32,7 @@ struct RecordConfig {
   bool interactive = false;
   bool detach = false;
   bool auto_remove = false;
+  bool privileged = false;
   RestartPolicy restart;
   std::string stop_signal;  // "" = SIGTERM
   int stop_timeout = 10;

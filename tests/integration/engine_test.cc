@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "bundle.h"
+#include "registry.h"
 
 namespace skiff::itest {
 namespace {
@@ -146,6 +147,33 @@ TEST_F(EngineTest, RunPassesOutputAndExitCode) {
   EXPECT_EQ(ok.code, 0) << ok.err;
 }
 
+TEST_F(EngineTest, ForegroundForwardsSignalsAndStdinEof) {
+  CmdResult result;
+  std::thread run([&] {
+    result = Skiff({"run", "--rm", "--name", "fwd-sig", "bb", "sh", "-c",
+                    "trap 'echo got-term; exit 7' TERM; echo ready; "
+                    "while true; do sleep 0.1; done"});
+  });
+  pid_t skiff = 0;
+  for (int i = 0; i < 200 && !skiff; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    skiff = FindProcess("fwd-sig");
+  }
+  ASSERT_GT(skiff, 0);
+  // Until the container runs, a SIGTERM would end skiff itself.
+  for (int i = 0; i < 200 && Inspect("fwd-sig")["State"]["Status"] != "running"; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ::kill(skiff, SIGTERM);
+  run.join();
+  EXPECT_EQ(result.code, 7) << result.err;
+  EXPECT_EQ(result.out, "ready\ngot-term\n");
+  // -i: our stdin (here /dev/null) goes to the container; its EOF closes the container's.
+  CmdResult cat = Skiff({"run", "--rm", "-i", "bb", "cat"}, 10000);
+  EXPECT_EQ(cat.code, 0) << cat.err;
+  EXPECT_FALSE(cat.timed_out);
+}
+
 TEST_F(EngineTest, ExitCodes125To127) {
   CmdResult nf = Skiff({"run", "--rm", "bb", "nosuchcommand"});
   EXPECT_EQ(nf.code, 127) << nf.err;
@@ -161,7 +189,15 @@ TEST_F(EngineTest, ExitCodes125To127) {
   EXPECT_NE(img.err.find("No such image"), std::string::npos) << img.err;
   CmdResult d = Skiff({"run", "-d", "bb", "nosuchcommand"});
   EXPECT_EQ(d.code, 127) << d.err;
-  EXPECT_EQ(Skiff({"ps", "-aq"}).out.empty(), false) << "a failed run -d keeps its container";
+  EXPECT_EQ(Lines(d.err).size(), 1u) << "one line: " << d.err;
+  size_t first = d.err.find("No such file or directory");
+  EXPECT_EQ(d.err.find("No such file or directory", first + 1), std::string::npos) << d.err;
+  CmdResult ps = Skiff({"ps", "-a", "--format", "{{.State}} {{.Status}}"});
+  EXPECT_EQ(ps.out, "created Created\n") << "a failed run -d keeps its container, created";
+  CmdResult err = Skiff({"ps", "-aq"});
+  json doc = Inspect(Trim(err.out));
+  EXPECT_EQ(doc["State"]["ExitCode"], 127);
+  EXPECT_NE(doc["State"]["Error"].get<std::string>().find("nosuchcommand"), std::string::npos);
 }
 
 TEST_F(EngineTest, DetachedPsLogsStopRm) {
@@ -178,6 +214,12 @@ TEST_F(EngineTest, DetachedPsLogsStopRm) {
   auto j = json::parse(Lines(js.out).at(0));
   EXPECT_EQ(j["Names"], "web");
   EXPECT_EQ(j["State"], "running");
+  EXPECT_EQ(Skiff({"ps", "--format", "{{.Names}} {{.State}}"}).out, "web running\n");
+  EXPECT_EQ(Skiff({"ps", "-q", "--filter", "name=web"}).out, id.substr(0, 12) + "\n");
+  EXPECT_EQ(Skiff({"ps", "-q", "--filter", "status=exited"}).out, "");
+  CmdResult bad = Skiff({"ps", "--filter", "label=x"});
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.err.find("invalid filter 'label'"), std::string::npos) << bad.err;
 
   CmdResult logs;
   for (int i = 0; i < 100; ++i) {
@@ -210,6 +252,27 @@ TEST_F(EngineTest, DetachedPsLogsStopRm) {
   ExpectNothingLeft(id);
 }
 
+TEST_F(EngineTest, LogsFollowUntilExitAndSince) {
+  std::string id = RunDetached(
+      {"bb", "sh", "-c", "for i in 1 2 3; do echo line$i; sleep 0.3; done; echo bye >&2"});
+  auto t0 = std::chrono::steady_clock::now();
+  CmdResult f = Skiff({"logs", "-f", id}, 15000);
+  EXPECT_FALSE(f.timed_out);
+  EXPECT_EQ(f.code, 0) << f.err;
+  EXPECT_EQ(f.out, "line1\nline2\nline3\n");
+  EXPECT_EQ(f.err, "bye\n");
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(500))
+      << "-f returned before the container ended";
+  EXPECT_EQ(Skiff({"logs", "--since", "1h", id}).out, "line1\nline2\nline3\n");
+  EXPECT_EQ(Skiff({"logs", "--since", "2000-01-01T00:00:00Z", "--until", "2000-01-02T00:00:00Z", id}).out,
+            "");
+  // --tail counts records of both streams, as Docker.
+  CmdResult tail = Skiff({"logs", "--tail", "2", id});
+  EXPECT_EQ(tail.out, "line3\n");
+  EXPECT_EQ(tail.err, "bye\n");
+  EXPECT_EQ(Skiff({"logs", "--tail", "0", id}).out, "");
+}
+
 TEST_F(EngineTest, StopEscalatesToSigkill) {
   std::string id = RunDetached(
       {"--stop-timeout", "1", "bb", "sh", "-c", "trap '' TERM; while true; do sleep 0.1; done"});
@@ -226,6 +289,12 @@ TEST_F(EngineTest, StopEscalatesToSigkill) {
   t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(Skiff({"stop", "-t", "0", id2}).code, 0);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
+  // stop -s: another signal, this once.
+  std::string id3 = RunDetached(
+      {"bb", "sh", "-c", "trap 'exit 9' USR1; while true; do sleep 0.1; done"});
+  EXPECT_EQ(Skiff({"stop", "-s", "USR1", id3}).code, 0);
+  EXPECT_EQ(Inspect(id3)["State"]["ExitCode"], 9);
+  EXPECT_EQ(Inspect(id3)["Config"]["StopSignal"], "SIGTERM");
 }
 
 TEST_F(EngineTest, KillWaitAndRmRules) {
@@ -317,9 +386,67 @@ TEST_F(EngineTest, CreateInspectStartWaitLogs) {
   EXPECT_EQ(Skiff({"start", id}).code, 0);
   EXPECT_EQ(Skiff({"wait", id}).out, "0\n");
   EXPECT_EQ(Skiff({"logs", id}).out, "hi\nbox\nhi\nbox\n");
+  // start -a: in the foreground, its output and exit code ours.
+  CmdResult att = Skiff({"start", "-a", "insp"});
+  EXPECT_EQ(att.code, 0) << att.err;
+  EXPECT_EQ(att.out, "hi\nbox\n");
   // An image falls back to image inspect.
   json img = json::parse(Skiff({"inspect", "bb"}).out);
   EXPECT_EQ(img[0]["Id"].get<std::string>().rfind("sha256:", 0), 0u);
+}
+
+TEST_F(EngineTest, VolumesCopyUpPersistAndGoWithRmV) {
+  std::string tree = work_ + "/tree";
+  ASSERT_EQ(::mkdir((tree + "/data").c_str(), 0750), 0);
+  ASSERT_TRUE(WriteText(tree + "/data/seed", "from the image\n"));
+  CmdResult imp = Skiff({"import", tree, "bbvol:1", "--change", "VOLUME /data"});
+  ASSERT_EQ(imp.code, 0) << imp.err;
+  // The image's VOLUME: an anonymous volume with the image's content.
+  CmdResult c = Skiff({"create", "bbvol:1", "cat", "/data/seed"});
+  ASSERT_EQ(c.code, 0) << c.err;
+  std::string id = Trim(c.out);
+  all_ids_.push_back(id);
+  json mounts = Inspect(id)["Mounts"];
+  ASSERT_EQ(mounts.size(), 1u) << mounts.dump();
+  EXPECT_EQ(mounts[0]["Type"], "volume");
+  EXPECT_EQ(mounts[0]["Destination"], "/data");
+  std::string anon = mounts[0]["Source"];
+  EXPECT_EQ(ReadText(anon + "/seed"), "from the image\n");
+  struct stat st;
+  ASSERT_EQ(::stat(anon.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
+  EXPECT_EQ(Skiff({"start", id}).code, 0);
+  EXPECT_EQ(Skiff({"wait", id}).out, "0\n");
+  EXPECT_EQ(Skiff({"logs", id}).out, "from the image\n");
+  EXPECT_EQ(Skiff({"rm", "-v", id}).code, 0);
+  EXPECT_FALSE(Exists(anon)) << "rm -v keeps the anonymous volume";
+  // A named volume outlives its containers.
+  CmdResult w = Skiff({"run", "--rm", "-v", "keep:/data", "bbvol:1", "sh", "-c", "echo more > /data/more"});
+  EXPECT_EQ(w.code, 0) << w.err;
+  CmdResult r = Skiff({"run", "--rm", "-v", "keep:/data", "bb", "cat", "/data/seed", "/data/more"});
+  EXPECT_EQ(r.out, "from the image\nmore\n") << r.err;
+  EXPECT_TRUE(Exists(root_ + "/volumes/keep/_data/more"));
+}
+
+// --pull missing (the default) pulls from the registry, then runs; stdout holds only the
+// container's output (pull progress goes to stderr); --pull never refuses.
+TEST_F(EngineTest, RunPullsAMissingImage) {
+  LocalRegistry reg;
+  ASSERT_EQ(::mkdir((work_ + "/registry").c_str(), 0755), 0);
+  ASSERT_TRUE(reg.Start(work_ + "/registry"));
+  std::string remote = reg.host() + "/team/bb:1";
+  ASSERT_EQ(Skiff({"push", "bb", remote}).code, 0);
+  root_ = work_ + "/root2";  // an empty store
+  CmdResult never = Skiff({"run", "--rm", "--pull", "never", remote, "true"});
+  EXPECT_EQ(never.code, 125);
+  EXPECT_NE(never.err.find("No such image: " + remote), std::string::npos) << never.err;
+  CmdResult r = Skiff({"run", "--rm", remote, "echo", "pulled"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "pulled\n");
+  EXPECT_NE(r.err.find("Unable to find image '" + remote + "' locally"), std::string::npos) << r.err;
+  CmdResult again = Skiff({"run", "--rm", remote, "true"});
+  EXPECT_EQ(again.err.find("Unable to find image"), std::string::npos) << again.err;
+  EXPECT_EQ(Skiff({"run", "--rm", "--pull", "always", remote, "true"}).code, 0);
 }
 
 TEST_F(EngineTest, OomKillIs137AndOOMKilled) {
@@ -407,6 +534,36 @@ TEST_F(EngineTest, LogsSurviveAKilledMonitor) {
   EXPECT_FALSE(Alive(proc)) << "the container outlived its reconciliation";
   EXPECT_EQ(Skiff({"logs", id}).out, "alive\n");
   EXPECT_EQ(Skiff({"rm", id}).code, 0);
+  ExpectNothingLeft(id);
+}
+
+// A foreground run is its own monitor: SIGKILLed, it leaves a record that says running;
+// the next command reconciles it, and rm leaves nothing.
+TEST_F(EngineTest, KilledForegroundRunIsReconciled) {
+  std::thread run([&] { Skiff({"run", "--name", "fg-killed", "bb", "sleep", "100"}); });
+  pid_t skiff = 0, proc = 0;
+  std::string id;
+  for (int i = 0; i < 250 && !proc; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    json d = Inspect("fg-killed");
+    if (!d.is_null() && d["State"]["Status"] == "running") {
+      proc = d["State"]["Pid"].get<int>();
+      id = d["Id"];
+      skiff = Record(id)["State"]["MonitorPid"].get<int>();
+    }
+  }
+  ASSERT_GT(proc, 0);
+  all_ids_.push_back(id);
+  ASSERT_GT(skiff, 0);
+  ::kill(skiff, SIGKILL);
+  run.join();
+  json d = Inspect("fg-killed");
+  EXPECT_EQ(d["State"]["Status"], "exited");
+  EXPECT_EQ(d["State"]["ExitCode"], 137);
+  for (int i = 0; i < 100 && Alive(proc); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_FALSE(Alive(proc));
+  EXPECT_EQ(Skiff({"rm", "fg-killed"}).code, 0);
   ExpectNothingLeft(id);
 }
 
