@@ -150,6 +150,17 @@ TEST_F(EngineOpsTest, ExecExitCodesAndFlags) {
   EXPECT_NE(none.err.find("No such container: nosuch"), std::string::npos) << none.err;
 }
 
+// -t gives the process a pty of its own; the container's /dev/console stays as it was, so
+// a second exec -t works as the first (it used to find the first one's dead pty there).
+TEST_F(EngineOpsTest, ExecWithTerminalTwice) {
+  RunDetached({"--name", "web", "bb", "sleep", "300"});
+  for (int i = 0; i < 2; ++i) {
+    CmdResult t = Shell("script -qec \"$SKIFF exec -t web sh -c 'tty; exit 5'\" /dev/null");
+    EXPECT_EQ(t.code, 5) << t.out << t.err;
+    EXPECT_NE(t.out.find("/dev/pts/"), std::string::npos) << t.out << t.err;
+  }
+}
+
 TEST_F(EngineOpsTest, TopShowsHostAndContainerPids) {
   std::string id = RunDetached({"--name", "web", "bb", "sh", "-c", "sleep 300 & sleep 301"});
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
