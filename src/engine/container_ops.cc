@@ -150,8 +150,10 @@ Result<std::vector<StatsSource>> StatsSources(Engine& e, const std::vector<std::
     for (const auto& ref : refs) recs.push_back(TRY(Refresh(e, ref)));
   }
   std::vector<StatsSource> out;
-  for (const auto& r : recs) {
+  for (size_t i = 0; i < recs.size(); ++i) {
+    const ContainerRecord& r = recs[i];
     StatsSource s;
+    if (!refs.empty()) s.target.ref = refs[i];  // Docker's "Container": the name as typed
     s.target.id = r.id;
     s.target.name = r.name;
     s.target.pid = Active(r) ? r.pid : 0;

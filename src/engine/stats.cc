@@ -127,6 +127,7 @@ StatsRow ComputeRow(const StatsTarget& t, const StatsSample& prev, const StatsSa
   StatsRow r;
   r.id = t.id;
   r.name = t.name;
+  r.ref = t.ref;
   // The docker CLI's calculateCPUPercentUnix.
   if (cur.cpu_ns > prev.cpu_ns && cur.system_ns > prev.system_ns) {
     double cpu_delta = static_cast<double>(cur.cpu_ns - prev.cpu_ns);
@@ -181,9 +182,10 @@ std::string StatsTable(const std::vector<StatsRow>& rows) {
 std::string StatsJsonLine(const StatsRow& r) {
   Cells c = CellsOf(r);
   // nlohmann's default object is ordered by key, as Go's map marshalling is.
-  nlohmann::json j = {{"BlockIO", c.block}, {"CPUPerc", c.cpu},      {"Container", c.id},
-                      {"ID", c.id},         {"MemPerc", c.mem_perc}, {"MemUsage", c.mem},
-                      {"Name", r.name},     {"NetIO", c.net},        {"PIDs", c.pids}};
+  nlohmann::json j = {
+      {"BlockIO", c.block}, {"CPUPerc", c.cpu},      {"Container", r.ref.empty() ? c.id : r.ref},
+      {"ID", c.id},         {"MemPerc", c.mem_perc}, {"MemUsage", c.mem},
+      {"Name", r.name},     {"NetIO", c.net},        {"PIDs", c.pids}};
   return j.dump();
 }
 

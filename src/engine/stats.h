@@ -37,6 +37,7 @@ struct StatsSample {
 struct StatsTarget {
   std::string id;  // full id; the table shows 12 characters
   std::string name;
+  std::string ref;           // as the user named it (json's "Container"); "" = the short id
   pid_t pid = 0;             // the container's init, for its network namespace; 0 = stopped
   bool own_network = false;  // false for --network none and host: NET I/O is 0B / 0B
 };
@@ -54,7 +55,7 @@ StatsSample SampleFrom(const cgroup::Stats& cg, uint64_t system_ns, int online_c
 Result<StatsSample> TakeSample(cgroup::Manager& cg, const StatsTarget& t);
 
 struct StatsRow {
-  std::string id, name;
+  std::string id, name, ref;
   double cpu_percent = 0;
   uint64_t mem_usage = 0, mem_limit = 0;
   double mem_percent = 0;

@@ -207,6 +207,8 @@ TEST_F(EngineOpsTest, StatsNoStreamTableAndJson) {
   auto doc = json::parse(Lines(j.out).at(0), nullptr, false);
   ASSERT_TRUE(doc.is_object()) << j.out;
   EXPECT_EQ(doc["Name"], "web");
+  EXPECT_EQ(doc["Container"], "web");
+  EXPECT_EQ(doc["ID"].get<std::string>().size(), 12u);
   std::string mem = doc["MemUsage"];
   EXPECT_NE(mem.find(" / 32MiB"), std::string::npos) << mem;
   EXPECT_EQ(doc["NetIO"], "0B / 0B");

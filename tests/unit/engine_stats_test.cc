@@ -66,7 +66,7 @@ TEST(StatsCompute, AsTheDockerCli) {
   // Over the same moment the host's CPUs (2 of them) ran 2 s in all.
   StatsSample pa = SampleFrom(a, 10'000'000'000ULL, 2, 8ULL << 30);
   StatsSample pb = SampleFrom(b, 12'000'000'000ULL, 2, 8ULL << 30);
-  StatsTarget t{"0123456789abcdef0123", "web", 0, false};
+  StatsTarget t{"0123456789abcdef0123", "web", "", 0, false};
   StatsRow r = ComputeRow(t, pa, pb);
   EXPECT_DOUBLE_EQ(r.cpu_percent, 50.0);  // 0.5 / 2 * 2 CPUs * 100
   EXPECT_EQ(r.mem_usage, 8u << 20);
@@ -87,6 +87,9 @@ TEST(StatsCompute, AsTheDockerCli) {
   EXPECT_EQ(j["BlockIO"], "4.1kB / 1MB");
   EXPECT_EQ(j["PIDs"], "3");
   EXPECT_EQ(j["Name"], "web");
+  EXPECT_EQ(j["Container"], "0123456789ab");  // no name typed: the short id, as Docker
+  t.ref = "web";
+  EXPECT_EQ(nlohmann::json::parse(StatsJsonLine(ComputeRow(t, pa, pb)))["Container"], "web");
 }
 
 TEST(StatsCompute, UnlimitedMemoryShowsTheHost) {
