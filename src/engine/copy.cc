@@ -17,6 +17,7 @@
 
 #include "base/fd.h"
 #include "base/syscalls.h"
+#include "image/whiteout.h"
 
 namespace skiff::engine {
 namespace {
@@ -433,34 +434,25 @@ Status ExtractTar(int in_fd, int dirfd, bool keep_owner) {
       break;
     }
     std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
-    std::string clean;
-    bool bad = false;
-    size_t pos = 0;
-    while (pos <= name.size()) {
-      size_t end = name.find('/', pos);
-      if (end == std::string::npos) end = name.size();
-      std::string c = name.substr(pos, end - pos);
-      pos = end + 1;
-      if (c.empty() || c == ".") continue;
-      if (c == "..") bad = true;
-      clean += (clean.empty() ? "" : "/") + c;
-    }
-    if (bad) {
-      result = MakeError(EINVAL, "tar: entry %s leaves the destination", name.c_str());
+    // The unpacker's rule: "/" and "." dropped, ".." only while it stays inside.
+    auto cleaned = image::CleanEntryPath(name);
+    if (!cleaned.ok()) {
+      result = std::move(cleaned).error().Wrap("tar: entry " + name);
       break;
     }
+    std::string clean = std::move(cleaned.value());
     if (clean.empty()) continue;  // "./": the destination itself
     struct stat st = *archive_entry_stat(e);
     std::string link = archive_entry_symlink(e) ? archive_entry_symlink(e) : "";
     std::string hard;
     if (const char* h = archive_entry_hardlink(e)) {
-      hard = h;
-      while (hard.rfind("./", 0) == 0) hard.erase(0, 2);
-      if (hard.find("..") != std::string::npos || hard.empty() || hard[0] == '/') {
+      auto target = image::CleanEntryPath(h);
+      if (!target.ok() || target->empty()) {
         result =
             MakeError(EINVAL, "tar: hard link %s -> %s leaves the destination", name.c_str(), h);
         break;
       }
+      hard = std::move(target.value());
     }
     struct archive* ar = a.get();
     ReadFn read = [ar](char* buf, size_t n) -> Result<ssize_t> {

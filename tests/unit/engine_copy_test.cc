@@ -213,6 +213,12 @@ TEST_F(CopyTest, TarInRefusesEscapes) {
   EXPECT_EQ(Slurp(root_ + "/data/abs.txt"), "2\n");  // "/" stripped: inside DEST
   ::unlink(ok.c_str());
 
+  // a/../b is b (inside); ../../x leaves DEST and is refused.
+  std::string inside = MakeTar({{"t/../back.txt", "3\n"}});
+  in.reset(::open(inside.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(CopyIn(root_, "-", "/data", {}, in.get()).ok());
+  EXPECT_EQ(Slurp(root_ + "/data/back.txt"), "3\n");
+  ::unlink(inside.c_str());
   std::string dotdot = MakeTar({{"../../x", "evil\n"}});
   in.reset(::open(dotdot.c_str(), O_RDONLY | O_CLOEXEC));
   EXPECT_FALSE(CopyIn(root_, "-", "/data", {}, in.get()).ok());
