@@ -30,8 +30,8 @@ sed -i -e 's/"terminal": true/"terminal": false/' \
   -e 's|"resources": {|"resources": { "memory": { "limit": 67108864 }, "pids": { "limit": 64 },|' \
   config.json
 
-step "skiff-runtime run demo (memory 64 MiB, pids 64)"
-$SUDO "$RT" --root "$ROOT" run demo
+step "skiff-runtime --explain run demo (memory 64 MiB, pids 64): what the kernel is asked to do"
+$SUDO "$RT" --root "$ROOT" --explain run demo
 
 step "create, state, start, pause, resume, kill, delete"
 sed -i 's|^      "sh", "-c", .*|      "sleep", "600"|' config.json

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/error.h"
@@ -69,6 +70,8 @@ struct Stats {
   uint64_t memory_max_usage = 0;  // v1 max_usage_in_bytes; v2 memory.peak where present
   uint64_t memory_limit = 0;      // 0 = unlimited
   uint64_t memory_cache = 0;
+  // v1 total_inactive_file, v2 inactive_file: what `docker stats` subtracts from the usage.
+  uint64_t memory_inactive_file = 0;
   uint64_t swap_usage = 0;
   uint64_t oom_kills = 0;
   uint64_t pids_current = 0;
@@ -103,6 +106,13 @@ class Manager {
   virtual std::map<std::string, std::string> Paths() const = 0;
   virtual Layout layout() const = 0;
 };
+
+// Explain mode: fn sees every value written to a cgroup file (directory path, file name,
+// value), after the write succeeded; nullptr (the default) turns it off. Process-wide: set
+// it around one container's create, from the single thread that does it.
+using WriteObserver = void (*)(void* ctx, const std::string& dir, const char* name,
+                               std::string_view value);
+void SetWriteObserver(WriteObserver fn, void* ctx);
 
 // A manager for a new container: the path resolved per hierarchy with ResolvePath.
 Result<std::unique_ptr<Manager>> New(const Hierarchies& h, const std::string& cgroups_path,

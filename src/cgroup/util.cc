@@ -9,8 +9,19 @@
 #include <thread>
 
 #include "base/file.h"
+#include "cgroup/manager.h"
 
 namespace skiff::cgroup {
+
+namespace {
+WriteObserver g_observer = nullptr;
+void* g_observer_ctx = nullptr;
+}  // namespace
+
+void SetWriteObserver(WriteObserver fn, void* ctx) {
+  g_observer = fn;
+  g_observer_ctx = ctx;
+}
 
 Status WriteValue(const CgroupDir& d, const char* name, std::string_view value) {
   // O_APPEND: kernfs control files ignore the offset, and against the plain files of a
@@ -26,6 +37,7 @@ Status WriteValue(const CgroupDir& d, const char* name, std::string_view value) 
     return Errno("write %s=%.*s in %s", name, static_cast<int>(value.size()), value.data(),
                  d.path.c_str());
   }
+  if (g_observer) g_observer(g_observer_ctx, d.path, name, value);
   return Ok();
 }
 

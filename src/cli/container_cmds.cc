@@ -22,6 +22,8 @@ namespace {
 using engine::ContainerRecord;
 using engine::Engine;
 
+}  // namespace
+
 Result<Engine> OpenEngine(const Globals& g) {
   Engine e = TRY(Engine::Open(g.root));
   e.pull = [&g](const std::string& ref, const std::string& platform) {
@@ -29,6 +31,8 @@ Result<Engine> OpenEngine(const Globals& g) {
   };
   return e;
 }
+
+namespace {
 
 // The flags of run and create, as typed; turned into RunOptions after parsing so that each
 // error names its flag as Docker does.
@@ -185,9 +189,9 @@ void AddRunCommand(CLI::App* cmd, Globals& g, Action& action, bool run) {
   });
 }
 
-// Runs fn on each ref, printing the ref as typed on success (Docker's stop/kill/rm/start);
-// the exit code is 1 if any failed... 125 as skiff's failures elsewhere, as Docker prints
-// "Error response from daemon" and exits 1.
+}  // namespace
+
+// Declared in skiff_cli.h (container_ops_cmds.cc's pause/unpause use it too).
 Result<int> EachRef(const Globals& g, const char* what, const std::vector<std::string>& refs,
                     const std::function<Status(Engine&, const std::string&)>& fn) {
   auto e = OpenEngine(g);
@@ -205,6 +209,8 @@ Result<int> EachRef(const Globals& g, const char* what, const std::vector<std::s
   }
   return rc;
 }
+
+namespace {
 
 void AddStartCommand(CLI::App* cmd, Globals& g, Action& action) {
   auto refs = std::make_shared<std::vector<std::string>>();

@@ -7,10 +7,12 @@
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "base/file.h"
 #include "oci/spec.h"
 #include "runtime/container.h"
+#include "runtime/explain.h"
 #include "runtime/sealed_exe.h"
 #include "runtime/state.h"
 
@@ -27,6 +29,7 @@ struct Globals {
   bool debug = false;
   bool systemd_cgroup = false;
   std::string rootless = "auto";
+  bool explain = false;
 };
 
 Globals g;
@@ -99,6 +102,9 @@ int main(int argc, char** argv) {
   app.add_flag("--debug", g.debug, "debug output");
   app.add_flag("--systemd-cgroup", g.systemd_cgroup, "use systemd for cgroups");
   app.add_option("--rootless", g.rootless, "rootless mode: auto, true or false");
+  app.add_flag("--explain", g.explain,
+               "create/run: print to stderr, step by step with timings, what the kernel was "
+               "asked to do");
   app.require_subcommand(1);
 
   runtime::CreateOptions co;
@@ -218,7 +224,14 @@ int main(int argc, char** argv) {
     Status st = runtime::ReexecReadOnly(argv);
     if (!st.ok()) return Fail(st.error());
   }
-  if (*create) return Done(runtime::Create(co));
+  std::optional<runtime::Explain> explain;
+  if (g.explain && (*create || *run)) co.explain = &explain.emplace(2);
+  if (*create) {
+    Status st = runtime::Create(co);
+    // What the child did up to the start wait; the rest happens after `start`.
+    if (co.explain) co.explain->Flush(!st.ok());
+    return Done(st);
+  }
   if (*start) return Done(runtime::Start(g.root, id));
   if (*state) {
     auto r = runtime::StateOf(g.root, id);
@@ -236,6 +249,7 @@ int main(int argc, char** argv) {
   if (*del) return Done(runtime::Delete(g.root, id, force));
   if (*run) {
     auto r = runtime::Run(co, detach, keep);
+    if (co.explain) co.explain->Flush(!r.ok());
     if (!r.ok()) return Fail(r.error());
     return *r;
   }

@@ -7,6 +7,10 @@
 
 #include "base/error.h"
 
+namespace skiff::engine {
+struct Engine;
+}
+
 namespace skiff::cli {
 
 struct Globals {
@@ -23,6 +27,19 @@ void AddSystemCommands(CLI::App& app, Globals& g, Action& action);
 void AddContainerCommands(CLI::App& app, Globals& g, Action& action);
 // `skiff container`, made on first use: every command file may add to it (prune, ...).
 CLI::App* ContainerGroup(CLI::App& app);
+
+// exec, top, stats, pause, unpause, port, rename, restart, cp, container prune, system df
+// and prune, run --explain (container_ops_cmds.cc); after AddContainerCommands.
+void AddContainerOpsCommands(CLI::App& app, Globals& g, Action& action);
+
+// The engine at --root, pulling with progress when run/create need an image.
+Result<engine::Engine> OpenEngine(const Globals& g);
+
+// Runs fn on each ref, printing the ref as typed on success (Docker's stop/kill/rm/start/
+// pause); the exit code is 1 if any failed, as Docker prints "Error response from daemon"
+// and exits 1.
+Result<int> EachRef(const Globals& g, const char* what, const std::vector<std::string>& refs,
+                    const std::function<Status(engine::Engine&, const std::string&)>& fn);
 
 // pull with progress on stderr (run and create --pull).
 Status PullImage(const Globals& g, const std::string& ref, const std::string& platform);

@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   AddImageCommands(app, g, action);
   AddSystemCommands(app, g, action);
   AddContainerCommands(app, g, action);
+  AddContainerOpsCommands(app, g, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

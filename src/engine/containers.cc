@@ -16,6 +16,7 @@
 #include "base/syscalls.h"
 #include "cgroup/manager.h"
 #include "engine/container_fs.h"
+#include "engine/container_ops.h"
 #include "engine/monitor.h"
 #include "engine/spec_gen.h"
 #include "engine/users.h"
@@ -154,6 +155,7 @@ Result<ContainerRecord> CreateContainer(Engine& e, const RunOptions& opts,
   image::Image img = TRY(ResolveImage(e, store, opts));
   image::LayerStore layers = TRY(image::LayerStore::Open(e.root + "/layers"));
   std::vector<std::string> lower = TRY(image::UnpackImage(store, layers, img));
+  ExplainImage(opts.image, img.config_digest, lower);  // explain mode (container_ops.h)
 
   ContainerRecord rec;
   rec.name = opts.name;
@@ -168,6 +170,7 @@ Result<ContainerRecord> CreateContainer(Engine& e, const RunOptions& opts,
     if (::mkdir((dir + sub).c_str(), 0755) < 0) return Errno("mkdir %s%s", dir.c_str(), sub);
   std::string rootfs = RootfsDir(e, rec.id);
   TRY(MountOverlay(lower, dir + "/upper", dir + "/work", rootfs, opts.auto_remove).Wrap("rootfs"));
+  ExplainOverlay(lower, dir + "/upper", dir + "/work", rootfs);
 
   SpecInputs in;
   in.id = rec.id;
@@ -203,6 +206,7 @@ Result<ContainerRecord> CreateContainer(Engine& e, const RunOptions& opts,
   }
   GeneratedSpec gen = TRY(GenerateSpec(img.config, opts, in));
   TRY(WriteFileAtomic(dir + "/config.json", gen.json, 0600));
+  ExplainSpec(dir + "/config.json", gen.json.size());
   if (warnings) *warnings = gen.warnings;
   RecordConfig rc = MakeRecordConfig(img.config, opts, gen.spec);
   rc.lower_dirs = lower;

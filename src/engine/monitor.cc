@@ -18,9 +18,11 @@
 #include "base/syscalls.h"
 #include "cgroup/manager.h"
 #include "engine/container_fs.h"
+#include "engine/container_ops.h"
 #include "engine/logs.h"
 #include "runtime/container.h"
 #include "runtime/create_internal.h"
+#include "runtime/explain.h"
 #include "runtime/state.h"
 #include "runtime/sync.h"
 
@@ -110,6 +112,7 @@ Result<Running> StartProcess(Engine& e, const ContainerRecord& rec, bool foregro
   co.root = e.run_root;
   co.id = rec.id;
   co.bundle = dir;
+  co.explain = foreground ? CurrentExplain() : nullptr;  // run --explain (container_ops.h)
   Running r;
   UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!devnull) return Errno("open /dev/null");
@@ -145,6 +148,7 @@ Result<Running> StartProcess(Engine& e, const ContainerRecord& rec, bool foregro
   start.type = runtime::SyncType::kStart;
   Status st = runtime::SendSync(c.sync_fd.get(), start);
   if (st.ok()) st = WaitExec(c.sync_fd.get());
+  if (co.explain) co.explain->Flush(true);
   if (!st.ok()) {
     if (c.cgroup) (void)c.cgroup->Destroy();
     c.pid.reset();

@@ -11,6 +11,8 @@
 
 namespace skiff::runtime {
 
+class Explain;  // runtime/explain.h
+
 struct CreateOptions {
   std::string root = "/run/skiff-runtime";
   std::string id;
@@ -21,6 +23,9 @@ struct CreateOptions {
   bool no_new_keyring = false;
   int preserve_fds = 0;
   bool detach = false;  // run -d: a terminal then needs --console-socket, as in runc
+  // Explain mode: the steps of create (and run's start) are recorded here; nullptr = off.
+  // Run prints them once the container has exec'd; after Create the caller calls Flush.
+  Explain* explain = nullptr;
 };
 
 Status Create(const CreateOptions& opts);

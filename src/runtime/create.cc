@@ -25,6 +25,8 @@
 #include "runtime/child/child.h"
 #include "runtime/console.h"
 #include "runtime/create_internal.h"
+#include "runtime/explain.h"
+#include "runtime/explain_plan.h"
 #include "runtime/planner.h"
 #include "runtime/seccomp.h"
 #include "runtime/sync.h"
@@ -34,15 +36,21 @@ namespace {
 
 // The privileged parent writes the maps (user_namespaces(7)); an unprivileged one must deny
 // setgroups first or the kernel refuses its gid_map.
-Status WriteIdMapsForChild(pid_t pid, const oci::Linux& l) {
+Status WriteIdMapsForChild(pid_t pid, const oci::Linux& l, Explain* ex) {
   if (::geteuid() != 0)
     TRY(WriteFile(StrFormat("/proc/%d/setgroups", pid), "deny").Wrap("user namespace"));
   if (!l.uid_mappings.empty())
     TRY(WriteFile(StrFormat("/proc/%d/uid_map", pid), IdMapText(l.uid_mappings))
             .Wrap("write uid_map"));
+  if (ex && !l.uid_mappings.empty())
+    ex->Stepf("runtime", "userns", "write /proc/%d/uid_map: %s", pid,
+              IdMapText(l.uid_mappings).c_str());
   if (!l.gid_mappings.empty())
     TRY(WriteFile(StrFormat("/proc/%d/gid_map", pid), IdMapText(l.gid_mappings))
             .Wrap("write gid_map"));
+  if (ex && !l.gid_mappings.empty())
+    ex->Stepf("runtime", "userns", "write /proc/%d/gid_map: %s", pid,
+              IdMapText(l.gid_mappings).c_str());
   return Ok();
 }
 
@@ -125,6 +133,7 @@ Status RunRuntimeHooks(const oci::Spec& spec, const std::string& id, const std::
 
 struct ChildWait {
   int sync_fd;
+  Explain* explain;
   const oci::Spec* spec;
   const std::string* id;
   const std::string* bundle;
@@ -141,6 +150,9 @@ Status WaitForChild(const ChildWait& w, pid_t* pid) {
         *pid = m.pid;
         break;
       case SyncType::kCreated:
+        if (w.explain)
+          w.explain->Stepf("runtime", "created",
+                           "container process %d (host pid) is set up and waits for start", *pid);
         return Ok();
       case SyncType::kHookRequest: {
         TRY(RunRuntimeHooks(*w.spec, *w.id, *w.bundle, *pid));
@@ -161,6 +173,7 @@ Status WaitForChild(const ChildWait& w, pid_t* pid) {
 
 Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   TRY(ValidateId(opts.id));
+  Explain* ex = opts.explain;
   // Socket activation, as runc: fds 3..3+LISTEN_FDS-1 of ours go to the container first,
   // with LISTEN_FDS and LISTEN_PID=1 in its environment; --preserve-fds come after them.
   int listen_fds = 0;
@@ -171,6 +184,7 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   std::string config = TRY(ReadFile(bundle + "/config.json"));
   oci::Spec spec = TRY(oci::ParseSpec(config).Wrap("config.json"));
   TRY(oci::ValidateSpec(spec).Wrap("config.json"));
+  if (ex) ex->Stepf("runtime", "spec", "%s/config.json read and validated", bundle.c_str());
   bool terminal = spec.process && spec.process->terminal;
   bool proxy_tty = terminal && opts.console_socket.empty();
   if (proxy_tty && (!for_run || opts.detach))
@@ -212,6 +226,7 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   PlanOptions po{bundle, opts.no_pivot, preserve, &h, c.cgroup->Paths()};
   po.seccomp_cache = opts.root + "/.seccomp";  // ListIds skips dot names
   ChildPlan plan = TRY(BuildPlan(spec, po));
+  if (ex) ExplainPlan(*ex, plan);
   if (listen_fds > 0) {
     plan.env.push_back(StrFormat("LISTEN_FDS=%d", listen_fds));
     plan.env.push_back("LISTEN_PID=1");
@@ -230,6 +245,8 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
     if (!made.ok() && ::geteuid() != 0)
       return std::move(made).error().Wrap("rootless: the spec sets resources, but cgroups can't be made");
     join = TRY(std::move(made).Wrap("cgroup"));
+    if (ex) ExplainCgroup(*ex, h, *c.cgroup, join);
+    ExplainCgroupWrites observe(ex);
     TRY(c.cgroup->Apply(ResourcesWithDefaults(spec)).Wrap("cgroup"));
   }
   for (const UniqueFd& fd : join.self_tasks) plan.cgroup_tasks_fds.push_back(fd.get());
@@ -260,8 +277,16 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
     plan.console_width = spec.process->console_size->width;
   }
   if (for_run && plan.fork_into_pidns) ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  if (ex) {
+    plan.trace_fd = ex->ChildEnd();
+    plan.trace_origin_ns = ex->origin_ns();
+  }
 
   pid_t pid = TRY(child::Spawn(plan, join.clone_into.get()));
+  if (ex) {
+    ex->CloseChildEnd();
+    ExplainClone(*ex, plan, join.clone_into.valid(), pid);
+  }
   c.pid = OwnedPid(pid);
   spawned = true;
   child_end.reset();
@@ -271,13 +296,13 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   join.self_tasks.clear();
 
   if (plan.new_userns) {
-    TRY(WriteIdMapsForChild(pid, *spec.linux));
+    TRY(WriteIdMapsForChild(pid, *spec.linux, ex));
     SyncMsg go = {};
     go.type = SyncType::kGo;
     TRY(SendSync(c.sync_fd.get(), go));
   }
   pid_t container_pid = pid;
-  TRY(WaitForChild({c.sync_fd.get(), &spec, &opts.id, &bundle}, &container_pid));
+  TRY(WaitForChild({c.sync_fd.get(), ex, &spec, &opts.id, &bundle}, &container_pid));
   if (console_parent) c.console_master = TRY(RecvFd(console_parent.get()).Wrap("console"));
   if (container_pid != pid) {
     // The intermediate of a pid-namespace join has exited; reap it, own the real one.

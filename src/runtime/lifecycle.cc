@@ -14,8 +14,9 @@
 #include "runtime/child/hook_exec.h"
 #include "runtime/console.h"
 #include "runtime/container.h"
-#include "runtime/planner.h"
 #include "runtime/create_internal.h"
+#include "runtime/explain.h"
+#include "runtime/planner.h"
 #include "runtime/sync.h"
 
 namespace skiff::runtime {
@@ -125,8 +126,17 @@ Result<int> Run(const CreateOptions& in, bool detach, bool keep) {
   Created c = TRY(CreateContainer(opts, true).Wrap("run " + opts.id));
   SyncMsg start = {};
   start.type = SyncType::kStart;
+  if (opts.explain)
+    opts.explain->Step("runtime", "start", "release the container process to execve");
   Status st = SendSync(c.sync_fd.get(), start);
   if (st.ok()) st = WaitExec(c.sync_fd.get());
+  if (opts.explain) {
+    // The child's last lines (capabilities, seccomp, execve) are in the pipe by now: its
+    // write end closed at execve, or when it died.
+    if (st.ok())
+      opts.explain->Step("runtime", "running", "execve succeeded (sync socket closed on exec)");
+    opts.explain->Flush(true);
+  }
   if (!st.ok()) {
     if (c.cgroup) (void)c.cgroup->Destroy();
     c.pid.reset();

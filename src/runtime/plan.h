@@ -154,6 +154,11 @@ struct ChildPlan {
   std::vector<int> close_in_child;
   int start_listen_fd = -1;  // create: the start.sock listener (start connects)
   pid_t parent_pid = 0;      // checked with getppid() while the parent matters
+
+  // Explain mode: the trace pipe's write end (-1: off) and the parent's clock origin that
+  // the child's timestamps are relative to (runtime/child/trace.h).
+  int trace_fd = -1;
+  int64_t trace_origin_ns = 0;
 };
 
 }  // namespace skiff::runtime

@@ -87,7 +87,8 @@ TEST(CgroupV1Memory, Stats) {
   d.Make("memory.max_usage_in_bytes", "8192\n");
   d.Make("memory.limit_in_bytes", "9223372036854771712\n");
   d.Make("memory.memsw.usage_in_bytes", "5096\n");
-  d.Make("memory.stat", "cache 100\nrss 200\ntotal_cache 300\n");
+  d.Make("memory.stat",
+         "cache 100\nrss 200\ninactive_file 40\ntotal_cache 300\ntotal_inactive_file 50\n");
   d.Make("memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 3\n");
   Stats s;
   ASSERT_TRUE(ReadMemoryStats(d.dir(), &s).ok());
@@ -95,6 +96,7 @@ TEST(CgroupV1Memory, Stats) {
   EXPECT_EQ(s.memory_max_usage, 8192u);
   EXPECT_EQ(s.memory_limit, 0u);
   EXPECT_EQ(s.memory_cache, 300u);
+  EXPECT_EQ(s.memory_inactive_file, 50u);  // the hierarchical total, as docker stats uses
   EXPECT_EQ(s.swap_usage, 1000u);
   EXPECT_EQ(s.oom_kills, 3u);
 }

@@ -64,7 +64,7 @@ TEST(CgroupV2Memory, Stats) {
   d.Make("memory.current", "4096\n");
   d.Make("memory.peak", "8192\n");
   d.Make("memory.max", "max\n");
-  d.Make("memory.stat", "anon 10\nfile 300\n");
+  d.Make("memory.stat", "anon 10\nfile 300\ninactive_file 120\n");
   d.Make("memory.swap.current", "7\n");
   d.Make("memory.events", "low 0\nhigh 0\nmax 4\noom 2\noom_kill 1\n");
   Stats s;
@@ -73,6 +73,7 @@ TEST(CgroupV2Memory, Stats) {
   EXPECT_EQ(s.memory_max_usage, 8192u);
   EXPECT_EQ(s.memory_limit, 0u);
   EXPECT_EQ(s.memory_cache, 300u);
+  EXPECT_EQ(s.memory_inactive_file, 120u);
   EXPECT_EQ(s.swap_usage, 7u);
   EXPECT_EQ(s.oom_kills, 1u);
 }

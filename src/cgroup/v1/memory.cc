@@ -68,6 +68,8 @@ Status ReadMemoryStats(const CgroupDir& d, Stats* s) {
   std::string stat = TRY(ReadValue(d, "memory.stat"));
   auto kv = ParseKeyValues(stat);
   s->memory_cache = kv.count("total_cache") ? kv["total_cache"] : kv["cache"];
+  s->memory_inactive_file =
+      kv.count("total_inactive_file") ? kv["total_inactive_file"] : kv["inactive_file"];
   // memsw files exist only with swap accounting (CONFIG_MEMCG_SWAP, swapaccount=1).
   if (FileExists(d, "memory.memsw.usage_in_bytes")) {
     uint64_t memsw = TRY(ReadUint(d, "memory.memsw.usage_in_bytes"));

@@ -47,7 +47,9 @@ Status ReadMemoryStats(const CgroupDir& d, Stats* s) {
   if (FileExists(d, "memory.peak")) s->memory_max_usage = TRY(ReadUint(d, "memory.peak"));
   s->memory_limit = TRY(ReadUint(d, "memory.max"));
   std::string stat = TRY(ReadValue(d, "memory.stat"));
-  s->memory_cache = ParseKeyValues(stat)["file"];
+  auto kv = ParseKeyValues(stat);
+  s->memory_cache = kv["file"];
+  s->memory_inactive_file = kv["inactive_file"];
   if (FileExists(d, "memory.swap.current")) {
     s->swap_usage = TRY(ReadUint(d, "memory.swap.current"));
   }

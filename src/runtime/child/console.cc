@@ -29,11 +29,15 @@ Status SetupConsole(const ChildPlan& plan) {
     ws.ws_col = static_cast<unsigned short>(plan.console_width);
     (void)::ioctl(slave.get(), TIOCSWINSZ, &ws);
   }
-  // /dev/console is the container's terminal (runtime-linux.md).
-  int cfd = ::open("/dev/console", O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (cfd >= 0) ::close(cfd);
-  if (::mount(slave_path.c_str(), "/dev/console", nullptr, MS_BIND, nullptr) < 0)
-    return Errno("bind %s on /dev/console", slave_path.c_str());
+  // /dev/console is the container's terminal (runtime-linux.md). Not for exec: its mount
+  // namespace is the container's, so the bind would replace the container's console with
+  // this process's pty, and the next exec -t would find a dead pty there (ENOENT).
+  if (!plan.exec) {
+    int cfd = ::open("/dev/console", O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (cfd >= 0) ::close(cfd);
+    if (::mount(slave_path.c_str(), "/dev/console", nullptr, MS_BIND, nullptr) < 0)
+      return Errno("bind %s on /dev/console", slave_path.c_str());
+  }
   TRY(SendFd(plan.console_socket_fd, master.get(), slave_path));
   ::close(plan.console_socket_fd);
   if (::setsid() < 0) return Errno("setsid");

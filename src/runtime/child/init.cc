@@ -12,6 +12,7 @@
 #include "base/file.h"
 #include "base/syscalls.h"
 #include "runtime/child/child.h"
+#include "runtime/child/trace.h"
 #include "runtime/sync.h"
 
 namespace skiff::runtime::child {
@@ -33,6 +34,9 @@ Status JoinCgroup(const ChildPlan& plan) {
     if (::write(fd, "0", 1) < 0) return Errno("join cgroup (tasks)");
     ::close(fd);
   }
+  if (TraceOn() && !plan.cgroup_tasks_fds.empty())
+    Trace("cgroup", "wrote 0 to `tasks` of %zu v1 hierarchies: joined the container's cgroup",
+          plan.cgroup_tasks_fds.size());
   return Ok();
 }
 
@@ -41,6 +45,10 @@ Status JoinNamespaces(const ChildPlan& plan) {
   // the capabilities it gives.
   for (const NsJoin& ns : plan.joins) {
     if (::setns(ns.fd.get(), ns.nstype) < 0) return Errno("join namespace %s", ns.path.c_str());
+    if (TraceOn()) {
+      char f[64];
+      Trace("setns", "%s (%s)", ns.path.c_str(), CloneFlagsText(ns.nstype, f, sizeof f));
+    }
   }
   if (!plan.joins.empty() && plan.joins[0].nstype == CLONE_NEWUSER) {
     // setns(CLONE_NEWUSER) keeps our host ids, which the joined namespace need not map: a
@@ -53,6 +61,10 @@ Status JoinNamespaces(const ChildPlan& plan) {
   }
   if (plan.unshare_flags && ::unshare(static_cast<int>(plan.unshare_flags)) < 0)
     return Errno("unshare namespaces");
+  if (TraceOn() && plan.unshare_flags) {
+    char f[256];
+    Trace("unshare", "%s", CloneFlagsText(plan.unshare_flags, f, sizeof f));
+  }
   return Ok();
 }
 
@@ -77,6 +89,7 @@ Status ForkIntoPidns(const ChildPlan& plan) {
   pid_t pid = ::fork();
   if (pid < 0) return Errno("fork into pid namespace");
   if (pid == 0) return Ok();
+  if (TraceOn()) Trace("fork", "into the joined pid namespace: pid %d", pid);
   SyncMsg m = {};
   m.type = SyncType::kChildPid;
   m.pid = pid;
@@ -86,10 +99,13 @@ Status ForkIntoPidns(const ChildPlan& plan) {
 
 Status UnshareLate(const ChildPlan& plan) {
   if (plan.unshare_cgroup && ::unshare(CLONE_NEWCGROUP) < 0) return Errno("unshare cgroup ns");
+  if (TraceOn() && plan.unshare_cgroup)
+    Trace("unshare", "CLONE_NEWCGROUP (after joining the cgroup: it becomes the namespace's root)");
   if (plan.unshare_time) {
     // Offsets can only be set while no process is in the namespace; execve enters it.
     if (::unshare(0x80 /* CLONE_NEWTIME */) < 0) return Errno("unshare time ns");
     TRY(WriteFile("/proc/self/timens_offsets", plan.timens_offsets).Wrap("time offsets"));
+    if (TraceOn()) Trace("unshare", "CLONE_NEWTIME, offsets %s", plan.timens_offsets.c_str());
   }
   return Ok();
 }
@@ -111,6 +127,7 @@ Status Steps(const ChildPlan& plan, std::string* exe) {
   bool foreign = (plan.clone_flags & CLONE_NEWPID) || plan.in_foreign_pidns;
   pid_t expected_ppid = foreign ? 0 : plan.parent_pid;
   if (::getppid() != expected_ppid) _exit(1);
+  if (TraceOn()) Trace("prctl", "PR_SET_PDEATHSIG SIGKILL, PR_SET_DUMPABLE 0 during setup");
   if (plan.hook_request || !plan.create_container_hooks.empty() ||
       !plan.start_container_hooks.empty() || plan.seccomp_listener_sock >= 0)
     RememberHostPid();
@@ -131,6 +148,7 @@ Status Steps(const ChildPlan& plan, std::string* exe) {
   // off before we send it, or the child races its parent's exit and is SIGKILLed while
   // waiting for start (seen as "container is stopped, not created" right after create).
   if (::prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0) < 0) return Errno("prctl pdeathsig");
+  if (TraceOn()) Trace("created", "setup done, waiting for start");
   SyncMsg created = {};
   created.type = SyncType::kCreated;
   created.pid = ::getpid();
@@ -166,9 +184,12 @@ Result<pid_t> Spawn(const ChildPlan& plan, int clone_into) {
   // Errors go to the parent over the sync socket until the start wait; after it, to whoever
   // started us (create's `start` holds the start.sock connection).
   int report_fd = plan.sync_fd;
+  TraceInit(plan.trace_fd, plan.trace_origin_ns);
+  if (TraceOn()) Trace("child", "running in the new namespaces, pid %d in them", ::getpid());
   std::string exe;
   Status st = Steps(plan, &exe);
   if (st.ok()) st = FinishAndExec(plan, exe, &report_fd);
+  if (TraceOn()) Trace("failed", "%s", st.error().Message().c_str());
   Report(report_fd, st.error());
   _exit(127);
 }

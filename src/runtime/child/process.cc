@@ -1,7 +1,7 @@
 // The container process's identity and its last steps before execve.
 #include <fcntl.h>
-#include <signal.h>
 #include <grp.h>
+#include <signal.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -12,11 +12,12 @@
 
 #include <cstring>
 
-#include "base/syscalls.h"
 #include "base/file.h"
-#include "runtime/child/child.h"
-#include "runtime/sync.h"
+#include "base/syscalls.h"
 #include "base/unix_socket.h"
+#include "runtime/child/child.h"
+#include "runtime/child/trace.h"
+#include "runtime/sync.h"
 
 namespace skiff::runtime::child {
 namespace {
@@ -85,6 +86,10 @@ Status SwitchUser(const ChildPlan& plan) {
   // Keep the permitted set across the uid change; the capability step trims it afterwards.
   if (::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return Errno("prctl keepcaps");
   if (::setresuid(plan.uid, plan.uid, plan.uid) < 0) return Errno("setuid %u", plan.uid);
+  if (TraceOn())
+    Trace("setuid",
+          "setgroups (%zu groups), setresgid %u, setresuid %u (PR_SET_KEEPCAPS across it)",
+          plan.groups.size(), plan.gid, plan.uid);
   if (::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) return Errno("prctl keepcaps");
   // The uid change reset dumpable to fs.suid_dumpable; we are still the runtime's image
   // until execve (which makes the container's binary dumpable again).
@@ -99,6 +104,10 @@ Status SwitchUser(const ChildPlan& plan) {
 Status InstallSeccomp(const ChildPlan& plan) {
   int listener = -1;
   TRY(LoadSeccomp(*plan.seccomp, plan.seccomp->has_notify ? &listener : nullptr).Wrap("seccomp"));
+  if (TraceOn())
+    Trace("seccomp", "seccomp(SECCOMP_SET_MODE_FILTER, flags 0x%x): %zu BPF instructions%s",
+          plan.seccomp->flags, plan.seccomp->filter.size(),
+          plan.no_new_privs ? "" : " (before the capability drop: no no_new_privs)");
   if (listener < 0) return Ok();
   std::string pid = std::to_string(HostPid());
   std::string msg = plan.seccomp_msg[0] + pid + plan.seccomp_msg[1] + pid + plan.seccomp_msg[2];
@@ -129,6 +138,11 @@ void ResetSignals() {
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
 }
 
+void TraceCaps(const char* set, uint64_t mask, int last_cap) {
+  char names[1200];
+  Trace("caps", "%s %s", set, CapsText(mask, last_cap, names, sizeof names));
+}
+
 Status WaitStart(const ChildPlan& plan, int* report_fd) {
   if (plan.start_listen_fd < 0) {
     SyncMsg m;
@@ -153,17 +167,24 @@ Status WaitStart(const ChildPlan& plan, int* report_fd) {
 Status ApplyIdentity(const ChildPlan& plan) {
   if (plan.hostname && ::sethostname(plan.hostname->data(), plan.hostname->size()) < 0)
     return Errno("sethostname %s", plan.hostname->c_str());
+  if (TraceOn() && plan.hostname) Trace("hostname", "sethostname %s", plan.hostname->c_str());
   if (plan.domainname && ::setdomainname(plan.domainname->data(), plan.domainname->size()) < 0)
     return Errno("setdomainname %s", plan.domainname->c_str());
+  if (TraceOn() && plan.domainname) Trace("hostname", "setdomainname %s", plan.domainname->c_str());
   for (const RlimitStep& r : plan.rlimits) {
     if (::setrlimit(r.resource, &r.value) < 0)
       return Errno("setrlimit %s to %llu/%llu", RlimitName(r.resource),
                    static_cast<unsigned long long>(r.value.rlim_cur),
                    static_cast<unsigned long long>(r.value.rlim_max));
+    if (TraceOn())
+      Trace("rlimit", "setrlimit %s soft %llu hard %llu", RlimitName(r.resource),
+            static_cast<unsigned long long>(r.value.rlim_cur),
+            static_cast<unsigned long long>(r.value.rlim_max));
   }
   if (plan.oom_score_adj) {
     std::string v = std::to_string(*plan.oom_score_adj);
     TRY(WriteFile("/proc/self/oom_score_adj", v));
+    if (TraceOn()) Trace("oom", "write /proc/self/oom_score_adj = %s", v.c_str());
   }
   if (plan.personality && ::personality(*plan.personality) < 0) return Errno("personality");
   if (plan.sched) {
@@ -202,6 +223,7 @@ Status FinishAndExec(const ChildPlan& plan, const std::string& path, int* report
   }
 
   TRY(WaitStart(plan, report_fd));
+  if (TraceOn()) Trace("start", "start signal received");
   ResetSignals();
   if (plan.args.empty()) return MakeError(0, "process: not set in config.json, nothing to start");
   TRY(RunStartHooks(plan));
@@ -211,11 +233,21 @@ Status FinishAndExec(const ChildPlan& plan, const std::string& path, int* report
   // setuid and capset calls below; Docker's profile allows them.
   if (plan.seccomp && !plan.no_new_privs) TRY(InstallSeccomp(plan));
   TRY(DropBounding(plan.caps));  // needs CAP_SETPCAP: before the uid switch
+  if (TraceOn()) TraceCaps("bounding", plan.caps.bounding, plan.caps.last_cap);
   TRY(SwitchUser(plan));
   TRY(SetCapabilities(plan.caps));
+  if (TraceOn()) {
+    TraceCaps("effective", plan.caps.effective, plan.caps.last_cap);
+    TraceCaps("permitted", plan.caps.permitted, plan.caps.last_cap);
+    TraceCaps("inheritable", plan.caps.inheritable, plan.caps.last_cap);
+    TraceCaps("ambient", plan.caps.ambient, plan.caps.last_cap);
+  }
   if (!cwd_done && ::chdir(plan.cwd.c_str()) < 0) return Errno("chdir %s", plan.cwd.c_str());
   if (plan.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     return Errno("prctl no_new_privs");
+  if (TraceOn())
+    Trace("prctl", "no_new_privs %s",
+          plan.no_new_privs ? "set (PR_SET_NO_NEW_PRIVS 1)" : "not set");
   // config.md: without process.user.umask the caller's umask is kept.
   ::umask(plan.umask.value_or(CallerUmask()));
   // As late as possible: every syscall from here to execve is filtered.
@@ -226,6 +258,12 @@ Status FinishAndExec(const ChildPlan& plan, const std::string& path, int* report
   argv.push_back(nullptr);
   for (const auto& e : plan.env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
+  if (TraceOn()) {
+    char a[3000];
+    Trace("chdir", "%s", plan.cwd.c_str());
+    Trace("execve", "%s argv %s (%zu env vars; fds >= %u close on exec)", path.c_str(),
+          ArgvText(plan.args, a, sizeof a), plan.env.size(), first);
+  }
   ::execve(path.c_str(), argv.data(), envp.data());
   return Errno("exec %s", path.c_str());
 }

@@ -7,21 +7,34 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cstring>
 
 #include "base/syscalls.h"
 #include "runtime/child/child.h"
+#include "runtime/child/trace.h"
 
 namespace skiff::runtime::child {
 namespace {
+
+// Explain mode: one line per mount(2) as the kernel was asked for it. Callers test
+// TraceOn() first.
+void TraceMount(const char* source, const std::string& target, const char* type,
+                unsigned long flags, const char* data) {
+  char f[512];
+  Trace("mount", "%s on %s type %s flags %s%s%s", source ? source : "none", target.c_str(),
+        type ? type : "none", MountFlagsText(flags, f, sizeof f), data && *data ? " data " : "",
+        data && *data ? data : "");
+}
 
 Status MountAt(const char* source, int target_fd, const char* type, unsigned long flags,
                const char* data, const std::string& shown) {
   std::string target = FdPath(target_fd);
   if (::mount(source, target.c_str(), type, flags, data) < 0)
     return Errno("mount %s on %s", source ? source : type, shown.c_str());
+  if (TraceOn()) TraceMount(source, shown, type, flags, data);
   return Ok();
 }
 
@@ -59,6 +72,7 @@ Status ApplyAfter(int rootfd, const MountStep& m, bool remount_bind) {
       if (::mount(nullptr, p.c_str(), nullptr, flags, nullptr) < 0)
         return Errno("remount %s", m.destination.c_str());
     }
+    if (TraceOn()) TraceMount(nullptr, m.destination, nullptr, flags, nullptr);
   }
   if (o.propagation) TRY(MountAt(nullptr, top.get(), nullptr, o.propagation, nullptr,
                                  m.destination));
@@ -74,6 +88,10 @@ Status ApplyAfter(int rootfd, const MountStep& m, bool remount_bind) {
     }
     if (::mount_setattr(top.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
       return Errno("set recursive attributes on %s", m.destination.c_str());
+    if (TraceOn())
+      Trace("mount", "mount_setattr %s AT_RECURSIVE set 0x%llx clear 0x%llx", m.destination.c_str(),
+            static_cast<unsigned long long>(attr.attr_set),
+            static_cast<unsigned long long>(attr.attr_clr));
   }
   return Ok();
 }
@@ -93,6 +111,9 @@ Status MountIdmapped(const MountStep& m, int target_fd) {
     return Errno("idmap %s", m.source.c_str());
   if (::move_mount(tree.get(), "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
     return Errno("attach idmapped %s on %s", m.source.c_str(), m.destination.c_str());
+  if (TraceOn())
+    Trace("mount", "%s on %s: open_tree clone, mount_setattr MOUNT_ATTR_IDMAP, move_mount",
+          m.source.c_str(), m.destination.c_str());
   return Ok();
 }
 
@@ -118,6 +139,7 @@ Status CopyUpInto(int rootfd, const MountStep& m, int target, const char* data) 
   std::string p = FdPath(top.get());
   if (::mount(nullptr, p.c_str(), nullptr, MS_REMOUNT | m.opts.flags, data) < 0)
     return Errno("remount %s read-only", m.destination.c_str());
+  if (TraceOn()) TraceMount(nullptr, m.destination, nullptr, MS_REMOUNT | m.opts.flags, data);
   return Ok();
 }
 
@@ -134,10 +156,12 @@ Status MountFs(int rootfd, const MountStep& m) {
     if (errno == EPERM && m.type == "sysfs") {
       if (::mount("/sys", p.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
         return Errno("bind /sys on %s", m.destination.c_str());
+      if (TraceOn()) TraceMount("/sys", m.destination, nullptr, MS_BIND | MS_REC, nullptr);
       return ApplyAfter(rootfd, m, true);
     }
     return Errno("mount %s on %s", m.type.c_str(), m.destination.c_str());
   }
+  if (TraceOn()) TraceMount(src, m.destination, m.type.c_str(), flags, data);
   if (copyup) TRY(CopyUpInto(rootfd, m, target.get(), data));
   return ApplyAfter(rootfd, m, false);
 }
@@ -153,6 +177,7 @@ Status BindCgroupDir(int rootfd, const std::string& src, const std::string& dest
   unsigned long re = MS_REMOUNT | MS_BIND | (flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC));
   if (::mount(nullptr, p.c_str(), nullptr, re, nullptr) < 0)
     return Errno("remount %s", dest.c_str());
+  if (TraceOn()) TraceMount(nullptr, dest, nullptr, re, nullptr);
   return Ok();
 }
 
@@ -190,6 +215,9 @@ Status MountCgroupV1(int rootfd, const MountStep& m) {
     std::string p = FdPath(top.get());
     if (::mount(nullptr, p.c_str(), nullptr, MS_REMOUNT | MS_BIND | (flags & ~MS_REC), nullptr) < 0)
       return Errno("remount %s read-only", m.destination.c_str());
+    if (TraceOn())
+      TraceMount(nullptr, m.destination, nullptr, MS_REMOUNT | MS_BIND | (flags & ~MS_REC),
+                 nullptr);
   }
   return Ok();
 }
@@ -238,6 +266,12 @@ Status MakeDevice(int rootfd, const DeviceNode& d, bool bind) {
   }
   if (::fchownat(pdir.get(), name.c_str(), d.uid, d.gid, AT_SYMLINK_NOFOLLOW) < 0)
     return Errno("chown %s", d.path.c_str());
+  if (TraceOn())
+    Trace("mknod", "%s %s %u:%u mode %04o", d.path.c_str(),
+          S_ISCHR(d.mode)   ? "c"
+          : S_ISBLK(d.mode) ? "b"
+                            : "p",
+          major(d.dev), minor(d.dev), d.mode & 07777);
   return Ok();
 }
 
@@ -276,6 +310,9 @@ Status ReadonlyPath(int rootfd, const std::string& path) {
   attr.attr_set = MOUNT_ATTR_RDONLY;
   if (::mount_setattr(top.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
     return Errno("make %s read-only", path.c_str());
+  if (TraceOn())
+    Trace("mount", "%s bound on itself, mount_setattr MOUNT_ATTR_RDONLY AT_RECURSIVE",
+          path.c_str());
   return Ok();
 }
 
@@ -289,6 +326,7 @@ Status WriteSysctl(int rootfd, const std::string& key, const std::string& value)
     return MakeError(EINVAL, "sysctl %s: /proc in the container is not procfs", key.c_str());
   if (::write(fd.get(), value.data(), value.size()) < 0)
     return Errno("sysctl %s=%s", key.c_str(), value.c_str());
+  if (TraceOn()) Trace("sysctl", "write /proc/sys/%s = %s", key.c_str(), value.c_str());
   return Ok();
 }
 
@@ -299,11 +337,18 @@ Status EnterRoot(const ChildPlan& plan, int rootfd) {
     // process with CAP_SYS_CHROOT, so this is weaker than pivot_root.
     if (::mount(".", "/", nullptr, MS_MOVE, nullptr) < 0) return Errno("move rootfs to /");
     if (::chroot(".") < 0) return Errno("chroot %s", plan.rootfs.c_str());
+    if (TraceOn())
+      Trace("chroot", "%s (moved to /; --no-pivot, weaker than pivot_root)", plan.rootfs.c_str());
   } else {
     // pivot_root(".", ".") stacks the old root under the new one; detaching it then leaves
     // only the container's tree (runc's trick, no put_old directory needed).
     if (sys::PivotRoot(".", ".") < 0) return Errno("pivot_root %s", plan.rootfs.c_str());
     if (::umount2(".", MNT_DETACH) < 0) return Errno("detach the old root");
+    if (TraceOn())
+      Trace("pivot_root",
+            "new root %s, old root stacked under it, then detached "
+            "(umount2 MNT_DETACH)",
+            plan.rootfs.c_str());
   }
   if (::chdir("/") < 0) return Errno("chdir /");
   return Ok();
@@ -316,6 +361,7 @@ Status PrepareRootfs(const ChildPlan& plan) {
     TRY(RunCreateHooks(plan));
     if (::chroot(plan.rootfs.c_str()) < 0) return Errno("chroot %s", plan.rootfs.c_str());
     if (::chdir("/") < 0) return Errno("chdir /");
+    if (TraceOn()) Trace("chroot", "%s (no mount namespace)", plan.rootfs.c_str());
     return Ok();
   }
   // Nothing done here may reach the host: make every mount a slave (or private) first. A
@@ -323,9 +369,11 @@ Status PrepareRootfs(const ChildPlan& plan) {
   unsigned long prop = plan.rootfs_propagation;
   unsigned long first = (prop & MS_PRIVATE) ? (MS_PRIVATE | MS_REC) : (MS_SLAVE | MS_REC);
   if (::mount(nullptr, "/", nullptr, first, nullptr) < 0) return Errno("make / a slave mount");
+  if (TraceOn()) TraceMount(nullptr, "/", nullptr, first, nullptr);
   // pivot_root needs the new root to be a mount point.
   if (::mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
     return Errno("bind rootfs %s", plan.rootfs.c_str());
+  if (TraceOn()) TraceMount(plan.rootfs.c_str(), plan.rootfs, nullptr, MS_BIND | MS_REC, nullptr);
   UniqueFd rootfd(::open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!rootfd) return Errno("open rootfs %s", plan.rootfs.c_str());
 
@@ -343,11 +391,13 @@ Status PrepareRootfs(const ChildPlan& plan) {
     attr.attr_set = MOUNT_ATTR_RDONLY;
     if (::mount_setattr(AT_FDCWD, "/", 0, &attr, sizeof attr) < 0)
       return Errno("make the root read-only");
+    if (TraceOn()) Trace("mount", "mount_setattr / MOUNT_ATTR_RDONLY (read-only root)");
   }
   // The requested propagation of the new root, once pivot_root no longer minds: shared
   // (refused earlier) and unbindable (which would have refused the rootfs bind).
   if (prop & (MS_SHARED | MS_UNBINDABLE)) {
     if (::mount(nullptr, "/", nullptr, prop, nullptr) < 0) return Errno("set the root's propagation");
+    if (TraceOn()) TraceMount(nullptr, "/", nullptr, prop, nullptr);
   }
   return Ok();
 }

@@ -1,0 +1,372 @@
+// skiff exec | top | stats | pause | unpause | port | rename | restart | cp | container prune
+// | system df | system prune, and run --explain. Parsing and printing only: the work is in
+// engine/container_ops.h.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include "cli/skiff_cli.h"
+#include "engine/container_ops.h"
+#include "image/images.h"
+#include "runtime/explain.h"
+
+namespace skiff::cli {
+namespace {
+
+using engine::Engine;
+
+// Docker's confirmation for prune without -f.
+bool Confirm(const char* warning) {
+  std::fprintf(stdout, "%s\nAre you sure you want to continue? [y/N] ", warning);
+  std::fflush(stdout);
+  std::string answer;
+  if (!std::getline(std::cin, answer)) return false;
+  return answer == "y" || answer == "Y" || answer == "yes";
+}
+
+// run --explain: one Explain for the process; whatever was not printed by the time skiff
+// exits (a failure before the container's process was made) is printed then.
+struct ExplainHolder {
+  std::unique_ptr<runtime::Explain> ex;
+  ~ExplainHolder() {
+    if (ex) ex->Flush(false);
+  }
+};
+ExplainHolder g_explain;
+
+void AddExplainFlag(CLI::App* run) {
+  if (!run) return;
+  run->add_flag_callback(
+      "--explain",
+      [] {
+        if (g_explain.ex) return;
+        g_explain.ex = std::make_unique<runtime::Explain>(2);
+        engine::SetExplain(g_explain.ex.get());
+      },
+      "print to stderr, step by step with timings, what the kernel was asked to do");
+}
+
+void AddExecCommand(CLI::App* cmd, Globals& g, Action& action) {
+  auto req = std::make_shared<engine::ExecRequest>();
+  cmd->set_help_flag("--help", "show this help");
+  cmd->prefix_command();  // CONTAINER, then the command and its own flags
+  cmd->footer("Usage: skiff exec [OPTIONS] CONTAINER COMMAND [ARG...]");
+  cmd->add_flag("-i,--interactive", req->interactive, "keep stdin open");
+  cmd->add_flag("-t,--tty", req->tty, "allocate a pseudo-TTY");
+  cmd->add_flag("-d,--detach", req->detach, "run the command in the background");
+  cmd->add_option("-e,--env", req->env, "set environment variables (KEY=VAL)")
+      ->allow_extra_args(false);
+  cmd->add_option("-u,--user", req->user, "user name or UID[:GID], from the container's files");
+  cmd->add_option("-w,--workdir", req->workdir, "working directory inside the container");
+  cmd->callback([&g, &action, req, cmd] {
+    std::vector<std::string> rest = cmd->remaining();
+    action = [&g, req, rest]() -> Result<int> {
+      if (rest.size() < 2)
+        return Fail("exec",
+                    MakeError(0, "\"exec\" requires at least 2 arguments: CONTAINER COMMAND"));
+      engine::ExecRequest r = *req;
+      r.args.assign(rest.begin() + 1, rest.end());
+      auto e = OpenEngine(g);
+      if (!e.ok()) return Fail("exec", e.error());
+      auto rc = engine::ExecContainer(*e, rest[0], r);
+      if (!rc.ok()) {
+        Fail("exec", rc.error());
+        return engine::StartExitCode(rc.error());
+      }
+      return *rc;
+    };
+  });
+}
+
+void AddTopCommand(CLI::App* cmd, Globals& g, Action& action) {
+  auto args = std::make_shared<std::vector<std::string>>();
+  cmd->footer("Usage: skiff top CONTAINER");
+  cmd->add_option("container", *args, "the container")->required();
+  cmd->callback([&g, &action, args] {
+    action = [&g, args]() -> Result<int> {
+      if (args->size() > 1)
+        return Fail("top", MakeError(0,
+                                     "ps options are not supported: the columns are "
+                                     "ps -ef's, read from /proc"));
+      auto e = OpenEngine(g);
+      if (!e.ok()) return Fail("top", e.error());
+      auto t = engine::TopContainer(*e, (*args)[0]);
+      if (!t.ok()) return Fail("top", t.error());
+      std::fputs(t->c_str(), stdout);
+      return 0;
+    };
+  });
+}
+
+struct StatsFlags {
+  std::vector<std::string> refs;
+  bool all = false, no_stream = false, no_trunc = false;
+  std::string format;
+};
+
+Result<int> Stats(const Globals& g, const StatsFlags& f) {
+  if (!f.format.empty() && f.format != "json" && f.format != "table")
+    return Fail("stats",
+                MakeError(0, "--format %s: only table and json are supported", f.format.c_str()));
+  auto e = OpenEngine(g);
+  if (!e.ok()) return Fail("stats", e.error());
+  auto sources = engine::StatsSources(*e, f.refs, f.all);
+  if (!sources.ok()) return Fail("stats", sources.error());
+  std::vector<engine::StatsSample> prev(sources->size());
+  auto sample_all = [&](std::vector<engine::StatsSample>* out) {
+    for (size_t i = 0; i < sources->size(); ++i) {
+      auto s = engine::SampleContainer(*e, (*sources)[i]);
+      (*out)[i] = s.ok() ? *s : engine::StatsSample{};
+    }
+  };
+  // CPU % needs two readings: the first one a moment before the first print.
+  sample_all(&prev);
+  bool tty = ::isatty(1);
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(f.no_stream ? 500 : 1000));
+    std::vector<engine::StatsSample> cur(sources->size());
+    sample_all(&cur);
+    std::vector<engine::StatsRow> rows;
+    for (size_t i = 0; i < sources->size(); ++i) {
+      engine::StatsRow r = engine::ComputeRow((*sources)[i].target, prev[i], cur[i]);
+      if (f.no_trunc) r.id = (*sources)[i].target.id;
+      rows.push_back(r);
+    }
+    std::string out;
+    if (f.format == "json") {
+      for (const auto& r : rows) out += engine::StatsJsonLine(r) + "\n";
+    } else {
+      out = engine::StatsTable(rows);
+      // --no-trunc: StatsTable cuts ids to 12; the full one is put back.
+      if (f.no_trunc)
+        for (const auto& s : *sources) {
+          auto pos = out.find(s.target.id.substr(0, 12));
+          if (pos != std::string::npos) out.replace(pos, 12, s.target.id);
+        }
+      if (!f.no_stream && tty) out = "\033[2J\033[H" + out;  // redraw in place
+    }
+    std::fputs(out.c_str(), stdout);
+    std::fflush(stdout);
+    if (f.no_stream) return 0;
+    prev = cur;
+  }
+}
+
+void AddStatsCommand(CLI::App* cmd, Globals& g, Action& action) {
+  auto f = std::make_shared<StatsFlags>();
+  cmd->footer("Usage: skiff stats [OPTIONS] [CONTAINER...]");
+  cmd->add_option("containers", f->refs, "containers (default: all running)");
+  cmd->add_flag("-a,--all", f->all, "show all containers (default shows just running)");
+  cmd->add_flag("--no-stream", f->no_stream, "print the first result only");
+  cmd->add_flag("--no-trunc", f->no_trunc, "do not truncate the ids");
+  cmd->add_option("--format", f->format, "table (default) or json (one object a line)");
+  cmd->callback([&g, &action, f] { action = [&g, f] { return Stats(g, *f); }; });
+}
+
+// pause/unpause: each ref printed as typed on success; 1 if any failed.
+void AddEachCommand(CLI::App* cmd, Globals& g, Action& action, const char* what,
+                    std::function<Status(Engine&, const std::string&)> fn) {
+  auto refs = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("containers", *refs, "containers")->required();
+  cmd->callback([&g, &action, refs, what, fn] {
+    action = [&g, refs, what, fn] { return EachRef(g, what, *refs, fn); };
+  });
+}
+
+void AddPortCommand(CLI::App* cmd, Globals& g, Action& action) {
+  auto ref = std::make_shared<std::string>();
+  auto port = std::make_shared<std::string>();
+  cmd->footer("Usage: skiff port CONTAINER [PRIVATE_PORT[/PROTO]]");
+  cmd->add_option("container", *ref, "the container")->required();
+  cmd->add_option("port", *port, "a private port, e.g. 80/tcp");
+  cmd->callback([&g, &action, ref, port] {
+    action = [&g, ref, port]() -> Result<int> {
+      auto e = OpenEngine(g);
+      if (!e.ok()) return Fail("port", e.error());
+      auto r = engine::Refresh(*e, *ref);
+      if (!r.ok()) return Fail("port", r.error());
+      if (port->empty()) return 0;  // no published ports without networking
+      std::string p = port->find('/') == std::string::npos ? *port + "/tcp" : *port;
+      std::fprintf(stderr, "Error: No public port '%s' published for %s\n", p.c_str(),
+                   ref->c_str());
+      return 1;
+    };
+  });
+}
+
+void AddRenameCommand(CLI::App* cmd, Globals& g, Action& action) {
+  auto names = std::make_shared<std::vector<std::string>>();
+  cmd->footer("Usage: skiff rename CONTAINER NEW_NAME");
+  cmd->add_option("names", *names, "CONTAINER NEW_NAME")->required()->expected(2);
+  cmd->callback([&g, &action, names] {
+    action = [&g, names]() -> Result<int> {
+      auto e = OpenEngine(g);
+      if (!e.ok()) return Fail("rename", e.error());
+      Status st = engine::RenameContainer(*e, (*names)[0], (*names)[1]);
+      if (!st.ok()) return Fail("rename", st.error());
+      return 0;
+    };
+  });
+}
+
+void AddRestartCommand(CLI::App* cmd, Globals& g, Action& action) {
+  auto timeout = std::make_shared<int>(-1);
+  cmd->add_option("-t,--time", *timeout, "seconds to wait before killing it");
+  auto refs = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("containers", *refs, "containers")->required();
+  cmd->callback([&g, &action, refs, timeout] {
+    action = [&g, refs, timeout] {
+      std::optional<int> t;
+      if (*timeout >= 0) t = *timeout;
+      return EachRef(g, "restart", *refs, [t](Engine& e, const std::string& ref) {
+        return engine::RestartContainer(e, ref, t);
+      });
+    };
+  });
+}
+
+void AddCpCommand(CLI::App* cmd, Globals& g, Action& action) {
+  auto paths = std::make_shared<std::vector<std::string>>();
+  auto o = std::make_shared<engine::CopyOptions>();
+  cmd->footer(
+      "Usage: skiff cp [OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n"
+      "       skiff cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH");
+  cmd->add_option("paths", *paths, "SRC DEST")->required()->expected(2);
+  cmd->add_flag("-a,--archive", o->archive, "keep uid/gid");
+  cmd->add_flag("-L,--follow-link", o->follow_link, "follow a symlink in SRC_PATH");
+  auto quiet = std::make_shared<bool>(false);  // Docker's; skiff prints no progress anyway
+  cmd->add_flag("-q,--quiet", *quiet, "suppress progress output");
+  cmd->callback([&g, &action, paths, o, quiet] {
+    action = [&g, paths, o]() -> Result<int> {
+      auto e = OpenEngine(g);
+      if (!e.ok()) return Fail("cp", e.error());
+      Status st = engine::CopyContainer(*e, (*paths)[0], (*paths)[1], *o);
+      if (!st.ok()) return Fail("cp", st.error());
+      return 0;
+    };
+  });
+}
+
+void PrintPruned(const engine::PruneReport& rep) {
+  if (!rep.deleted.empty()) {
+    std::printf("Deleted Containers:\n");
+    for (const auto& id : rep.deleted) std::printf("%s\n", id.c_str());
+    std::printf("\n");
+  }
+}
+
+void AddContainerPruneCommand(CLI::App* cmd, Globals& g, Action& action) {
+  auto force = std::make_shared<bool>(false);
+  cmd->add_flag("-f,--force", *force, "do not prompt for confirmation");
+  cmd->callback([&g, &action, force] {
+    action = [&g, force]() -> Result<int> {
+      if (!*force && !Confirm("WARNING! This will remove all stopped containers.")) return 0;
+      auto e = OpenEngine(g);
+      if (!e.ok()) return Fail("container prune", e.error());
+      auto rep = engine::PruneContainers(*e);
+      if (!rep.ok()) return Fail("container prune", rep.error());
+      PrintPruned(*rep);
+      std::printf("Total reclaimed space: %s\n",
+                  engine::HumanSize(static_cast<double>(rep->reclaimed)).c_str());
+      return 0;
+    };
+  });
+}
+
+void AddSystemDfCommand(CLI::App* cmd, Globals& g, Action& action) {
+  cmd->callback([&g, &action] {
+    action = [&g]() -> Result<int> {
+      auto e = OpenEngine(g);
+      if (!e.ok()) return Fail("system df", e.error());
+      auto rows = engine::DiskUsage(*e);
+      if (!rows.ok()) return Fail("system df", rows.error());
+      std::fputs(engine::DiskUsageTable(*rows).c_str(), stdout);
+      return 0;
+    };
+  });
+}
+
+void AddSystemPruneCommand(CLI::App* cmd, Globals& g, Action& action) {
+  auto force = std::make_shared<bool>(false);
+  cmd->add_flag("-f,--force", *force, "do not prompt for confirmation");
+  cmd->callback([&g, &action, force] {
+    action = [&g, force]() -> Result<int> {
+      if (!*force && !Confirm("WARNING! This will remove:\n  - all stopped containers\n"
+                              "  - all blobs and layers no image uses\n"))
+        return 0;
+      auto e = OpenEngine(g);
+      if (!e.ok()) return Fail("system prune", e.error());
+      auto rep = engine::PruneContainers(*e);
+      if (!rep.ok()) return Fail("system prune", rep.error());
+      PrintPruned(*rep);
+      uint64_t reclaimed = rep->reclaimed;
+      auto store = image::Store::Open(g.root + "/oci");
+      if (store.ok()) {
+        uint64_t before = engine::DirBytes(g.root + "/oci") + engine::DirBytes(g.root + "/layers");
+        auto gc = image::CollectGarbage(*store);
+        if (!gc.ok()) return Fail("system prune", gc.error());
+        auto layers = image::LayerStore::Open(g.root + "/layers");
+        if (layers.ok()) {
+          auto pruned = image::PruneLayers(*store, *layers);
+          if (!pruned.ok()) return Fail("system prune", pruned.error());
+        }
+        uint64_t after = engine::DirBytes(g.root + "/oci") + engine::DirBytes(g.root + "/layers");
+        if (before > after) reclaimed += before - after;
+      }
+      std::printf("Total reclaimed space: %s\n",
+                  engine::HumanSize(static_cast<double>(reclaimed)).c_str());
+      return 0;
+    };
+  });
+}
+
+// This CLI11 has no get_subcommand_no_throw.
+CLI::App* Find(CLI::App& app, const std::string& name) {
+  for (CLI::App* c : app.get_subcommands([](CLI::App*) { return true; }))
+    if (c->get_name() == name) return c;
+  return nullptr;
+}
+
+CLI::App* Group(CLI::App& app, const char* name, const char* help) {
+  if (CLI::App* c = Find(app, name)) return c;
+  CLI::App* c = app.add_subcommand(name, help);
+  c->require_subcommand(1);
+  return c;
+}
+
+void AddOps(CLI::App& parent, Globals& g, Action& action) {
+  AddExecCommand(parent.add_subcommand("exec", "run a command in a running container"), g, action);
+  AddTopCommand(parent.add_subcommand("top", "the processes of a container"), g, action);
+  AddStatsCommand(parent.add_subcommand("stats", "live resource usage of containers"), g, action);
+  AddEachCommand(parent.add_subcommand("pause", "pause every process of containers"), g, action,
+                 "pause", engine::PauseContainer);
+  AddEachCommand(parent.add_subcommand("unpause", "unpause paused containers"), g, action,
+                 "unpause", engine::UnpauseContainer);
+  AddPortCommand(parent.add_subcommand("port", "a container's published ports"), g, action);
+  AddRenameCommand(parent.add_subcommand("rename", "rename a container"), g, action);
+  AddRestartCommand(parent.add_subcommand("restart", "restart containers"), g, action);
+  AddCpCommand(parent.add_subcommand("cp", "copy files between a container and the host"), g,
+               action);
+}
+
+}  // namespace
+
+void AddContainerOpsCommands(CLI::App& app, Globals& g, Action& action) {
+  AddOps(app, g, action);
+  CLI::App* container = Group(app, "container", "manage containers");
+  AddOps(*container, g, action);
+  AddContainerPruneCommand(container->add_subcommand("prune", "remove all stopped containers"), g,
+                           action);
+  AddExplainFlag(Find(app, "run"));
+  AddExplainFlag(Find(*container, "run"));
+  CLI::App* system = Group(app, "system", "manage skiff");
+  AddSystemDfCommand(system->add_subcommand("df", "disk usage of images, containers, volumes"), g,
+                     action);
+  AddSystemPruneCommand(system->add_subcommand("prune", "remove unused data"), g, action);
+}
+
+}  // namespace skiff::cli
