@@ -49,6 +49,7 @@ check: build
 bench: build
 	./bench/start $(BUILD)
 	./bench/pull $(BUILD)
+	./bench/run $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan

@@ -1,52 +1,75 @@
 #!/usr/bin/env bash
-# make demo: a real container, offline. A bundle from Debian's busybox-static, the default
-# spec from `skiff-runtime spec`, a memory and a pids limit, then the lifecycle by hand.
+# make demo: the offline tour of skiff. Debian's docker-registry on 127.0.0.1, a busybox
+# image made from busybox-static, pushed and pulled back, a foreground container with a
+# memory limit and --explain, a detached one with ps, logs, exec and stats, then cleanup.
+# Everything lives in a temp dir (its own --root), and nothing is left behind.
 set -euo pipefail
 BUILD=${1:-build}
-RT=$(realpath "$BUILD/skiff-runtime")
+SKIFF_BIN=$(realpath "$BUILD/skiff")
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 WORK=$(mktemp -d /tmp/skiff-demo.XXXXXX)
-ROOT=$WORK/state
+skiff() { $SUDO "$SKIFF_BIN" --root "$WORK/root" "$@"; }
+REG_PID=""
 cleanup() {
-  $SUDO "$RT" --root "$ROOT" delete --force demo-detached >/dev/null 2>&1 || true
+  set +e
+  skiff rm -f demo-ticker >/dev/null 2>&1
+  [ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
   $SUDO rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+show() { printf '\033[2m$ skiff %s\033[0m\n' "$*"; skiff "$@"; }
 
-step "a bundle: busybox-static as the root filesystem"
-mkdir -p "$WORK/bundle/rootfs/bin"
-cp /bin/busybox "$WORK/bundle/rootfs/bin/"
-for a in sh ls cat echo id hostname ps sleep mount head; do ln -s busybox "$WORK/bundle/rootfs/bin/$a"; done
-cd "$WORK/bundle"
-"$RT" spec
-echo "skiff-runtime spec wrote config.json ($(wc -l <config.json) lines)"
+step "a registry: Debian's docker-registry on 127.0.0.1"
+PORT=$((20000 + RANDOM % 20000))
+cat >"$WORK/registry.yml" <<CONF
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $WORK/registry
+http:
+  addr: 127.0.0.1:$PORT
+CONF
+docker-registry serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
+REG_PID=$!
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/v2/" && break; sleep 0.1; done
+IMG=127.0.0.1:$PORT/demo/busybox:1
+echo "listening on 127.0.0.1:$PORT"
 
-# No terminal, our own command, and limits under linux.resources.
-sed -i -e 's/"terminal": true/"terminal": false/' \
-  -e 's|^      "sh"$|      "sh", "-c", "echo hello from $(hostname), pid $$; id; echo; echo cgroup:; cat /proc/self/cgroup \| head -3; echo; echo mounts:; mount \| head -8"|' \
-  -e 's|"resources": {|"resources": { "memory": { "limit": 67108864 }, "pids": { "limit": 64 },|' \
-  config.json
+step "an image from busybox-static, pushed, removed, pulled back"
+R=$WORK/rootfs
+mkdir -p "$R/bin" "$R/etc" "$R/tmp" "$R/proc" "$R/sys" "$R/dev"
+cp /bin/busybox "$R/bin/busybox"
+for a in $("$R/bin/busybox" --list); do [ "$a" = busybox ] || ln -s busybox "$R/bin/$a"; done
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$R/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$R/etc/group"
+show import "$R" "$IMG" --change 'CMD ["sh"]'
+show push "$IMG"
+show rmi "$IMG"
+show pull "$IMG"
+show images
 
-step "skiff-runtime --explain run demo (memory 64 MiB, pids 64): what the kernel is asked to do"
-$SUDO "$RT" --root "$ROOT" --explain run demo
+step "a container in the foreground: 64 MiB memory limit, and what the kernel was asked to do"
+show run --rm -m 64m --explain "$IMG" sh -c 'echo "hello from $(hostname), pid $$"; id'
 
-step "create, state, start, pause, resume, kill, delete"
-sed -i 's|^      "sh", "-c", .*|      "sleep", "600"|' config.json
-$SUDO "$RT" --root "$ROOT" create demo-detached
-$SUDO "$RT" --root "$ROOT" state demo-detached | grep -E '"(status|pid)"'
-$SUDO "$RT" --root "$ROOT" start demo-detached
-$SUDO "$RT" --root "$ROOT" list
-pid=$($SUDO "$RT" --root "$ROOT" state demo-detached | sed -n 's/.*"pid": \([0-9]*\).*/\1/p')
-echo "memory limit from the host: $(cat /sys/fs/cgroup/memory/skiff/demo-detached/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/skiff/demo-detached/memory.max)"
-$SUDO "$RT" --root "$ROOT" pause demo-detached
-$SUDO "$RT" --root "$ROOT" state demo-detached | grep '"status"'
-$SUDO "$RT" --root "$ROOT" resume demo-detached
-$SUDO "$RT" --root "$ROOT" kill demo-detached KILL
-sleep 0.2
-$SUDO "$RT" --root "$ROOT" state demo-detached | grep '"status"'
-$SUDO "$RT" --root "$ROOT" delete demo-detached
-echo "pid $pid gone, cgroup removed: $([ -e /sys/fs/cgroup/memory/skiff/demo-detached ] && echo no || echo yes)"
+step "a detached container: ps, logs, exec, stats"
+show run -d --name demo-ticker "$IMG" sh -c 'i=0; while true; do i=$((i+1)); echo "tick $i"; sleep 1; done'
+sleep 2
+show ps
+show logs --tail 2 demo-ticker
+show exec demo-ticker sh -c 'echo "exec sees: $(ps | wc -l) lines of ps"; cat /proc/1/cmdline | tr "\0" " "; echo'
+show stats --no-stream demo-ticker
+show stop -t 1 demo-ticker
+show ps -a
+show rm demo-ticker
+
+step "cleaned up: no container, mount or cgroup left"
+skiff ps -a -q | wc -l | sed 's/^/containers: /'
+grep -c "$WORK" /proc/self/mountinfo | sed 's/^/mounts under the demo dir: /' || true
 step "done"

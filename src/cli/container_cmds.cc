@@ -11,6 +11,7 @@
 #include "base/file.h"
 #include "cli/skiff_cli.h"
 #include "engine/containers.h"
+#include "engine/table.h"
 #include "engine/logs.h"
 #include "engine/monitor.h"
 #include "image/images.h"
@@ -383,9 +384,10 @@ Result<int> PsCmd(const Globals& g, const PsArgs& a) {
   if (a.last >= 0 && static_cast<int>(shown.size()) > a.last) shown.resize(a.last);
   int64_t now = time(nullptr);
   std::string out;
-  if (a.format.empty() && !a.quiet)
-    out = StrFormat("%-15s %-20s %-22s %-16s %-25s %-10s %s\n", "CONTAINER ID", "IMAGE",
-                    "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES");
+  std::vector<std::vector<std::string>> table;
+  bool as_table = (a.format.empty() || a.format == "table") && !a.quiet;
+  if (as_table)
+    table.push_back({"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"});
   for (const auto& r : shown) {
     std::string id = a.no_trunc ? r.id : r.id.substr(0, 12);
     if (a.quiet) {
@@ -414,10 +416,9 @@ Result<int> PsCmd(const Globals& g, const PsArgs& a) {
       continue;
     }
     std::string created = CreatedAgo(r, now);
-    out += StrFormat("%-15s %-20s %-22s %-16s %-25s %-10s %s\n", id.c_str(),
-                     ShortImage(r.image).c_str(), cmd.c_str(), created.c_str(),
-                     status.c_str(), "", r.name.c_str());
+    table.push_back({id, ShortImage(r.image), cmd, created, status, "", r.name});
   }
+  if (as_table) out = engine::TabTable(table);
   std::fputs(out.c_str(), stdout);
   return 0;
 }
