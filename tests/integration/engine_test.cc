@@ -25,7 +25,7 @@ using json = nlohmann::json;
 
 constexpr const char* kApplets[] = {"sh",   "sleep", "cat",  "echo", "true", "false", "head",
                                     "tail", "tr",    "seq",  "ps",   "grep", "wc",    "ls",
-                                    "id",   "test",  "kill", "yes"};
+                                    "id",   "test",  "kill", "yes",  "nc"};
 
 std::vector<std::string> Lines(const std::string& s) {
   std::vector<std::string> out;
@@ -145,6 +145,20 @@ TEST_F(EngineTest, RunPassesOutputAndExitCode) {
   EXPECT_EQ(ps.out, "") << "--rm left a container";
   CmdResult ok = Skiff({"run", "--rm", "bb", "true"});
   EXPECT_EQ(ok.code, 0) << ok.err;
+}
+
+// Docker's --network none: a network namespace of its own with only lo, and lo up (a new
+// namespace starts with it down, and 127.0.0.1 unreachable). --network host: the host's.
+TEST_F(EngineTest, NetworkNoneHasLoopbackUp) {
+  // IFF_UP is bit 0 of /sys/class/net/lo/flags; a server on 127.0.0.1 answers a client.
+  CmdResult r = Skiff({"run", "--rm", "--network", "none", "bb", "sh", "-c",
+                       "cat /sys/class/net/lo/flags; ls /sys/class/net; "
+                       "(echo pong | nc -l -p 7777 &) ; sleep 0.3; nc 127.0.0.1 7777 </dev/null"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "0x9\nlo\npong\n");
+  CmdResult host = Skiff({"run", "--rm", "--network", "host", "bb", "ls", "/sys/class/net"});
+  ASSERT_EQ(host.code, 0) << host.err;
+  EXPECT_NE(host.out, "lo\n") << "--network host should see the host's links";
 }
 
 TEST_F(EngineTest, ForegroundForwardsSignalsAndStdinEof) {
