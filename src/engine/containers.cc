@@ -305,10 +305,17 @@ Status KillContainer(Engine& e, const std::string& ref, int sig) {
   return Ok();
 }
 
-Status RemoveContainer(Engine& e, const std::string& ref, bool force, bool volumes) {
-  auto found = Refresh(e, ref);
-  if (!found.ok()) return std::move(found).error();
-  ContainerRecord r = std::move(found.value());
+namespace {
+
+// rm returns only when the container's monitor is gone too: one still on its way out would
+// otherwise touch the store (the records lock) after rm said the container was removed.
+void WaitForExit(int pidfd, int timeout_ms) {
+  struct pollfd p = {pidfd, POLLIN, 0};
+  while (::poll(&p, 1, timeout_ms) < 0 && errno == EINTR) {
+  }
+}
+
+Status RemoveRecord(Engine& e, const ContainerRecord& r, bool force, bool volumes) {
   if (IsRunning(r) && !force)
     return MakeError(0,
                      "You cannot remove a running container %s. Stop the container before "
@@ -339,6 +346,21 @@ Status RemoveContainer(Engine& e, const std::string& ref, bool force, bool volum
   }
   Status st = e.records.Remove(r.id);
   if (!st.ok() && st.error().Message().rfind("No such container", 0) == 0) return Ok();
+  return st;
+}
+
+}  // namespace
+
+Status RemoveContainer(Engine& e, const std::string& ref, bool force, bool volumes) {
+  ContainerRecord r = TRY(Refresh(e, ref));
+  // Pinned before anything is signalled, and checked after opening (pid reuse).
+  UniqueFd monitor;
+  if (r.monitor_pid > 0 && r.monitor_pid != ::getpid() && MonitorAlive(r)) {
+    monitor = UniqueFd(sys::PidfdOpen(r.monitor_pid, 0));
+    if (monitor && !MonitorAlive(r)) monitor.reset();
+  }
+  Status st = RemoveRecord(e, r, force, volumes);
+  if (st.ok() && monitor) WaitForExit(monitor.get(), 5000);
   return st;
 }
 

@@ -532,6 +532,22 @@ TEST_F(EngineTest, RestartOnFailureRestartsTwice) {
   EXPECT_EQ(Inspect(id2)["State"]["Status"], "exited");
 }
 
+// rm -f returns only once the monitor is gone: one still exiting used to re-create the
+// records lock after rm had returned (and after a caller had removed the store).
+TEST_F(EngineTest, RmForceWaitsForTheMonitor) {
+  for (bool auto_remove : {false, true}) {
+    std::vector<std::string> args = {"bb", "sleep", "100"};
+    if (auto_remove) args.insert(args.begin(), "--rm");
+    std::string id = RunDetached(args);
+    pid_t monitor = Record(id)["State"]["MonitorPid"].get<int>();
+    ASSERT_GT(monitor, 0);
+    ASSERT_EQ(Skiff({"rm", "-f", id}).code, 0);
+    EXPECT_FALSE(Alive(monitor)) << "rm -f returned with the monitor still running"
+                                 << (auto_remove ? " (--rm)" : "");
+    ExpectNothingLeft(id);
+  }
+}
+
 TEST_F(EngineTest, LogsSurviveAKilledMonitor) {
   std::string id = RunDetached({"bb", "sh", "-c", "echo alive; sleep 100"});
   pid_t monitor = Record(id)["State"]["MonitorPid"].get<int>();
