@@ -207,8 +207,10 @@ std::string InspectJson(const Engine& e, const ContainerRecord& r) {
   config["Tty"] = c.tty;
   config["OpenStdin"] = c.interactive;
   config["Env"] = spec.process ? spec.process->env : std::vector<std::string>{};
-  config["Cmd"] = c.args;
+  // Docker prints null for an empty list here.
+  config["Cmd"] = c.cmd.empty() ? Json(nullptr) : Json(c.cmd);
   config["Image"] = r.image;
+  config["Entrypoint"] = c.entrypoint.empty() ? Json(nullptr) : Json(c.entrypoint);
   config["WorkingDir"] = spec.process ? spec.process->cwd : "";
   config["StopSignal"] = c.stop_signal.empty() ? "SIGTERM" : c.stop_signal;
   config["StopTimeout"] = c.stop_timeout;

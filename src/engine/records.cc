@@ -101,6 +101,15 @@ RecordConfig MakeRecordConfig(const oci::ImageConfig& image, const RunOptions& o
                               const oci::Spec& spec) {
   RecordConfig c;
   if (spec.process) c.args = spec.process->args;
+  // Docker: --entrypoint (one word, "" for none) replaces the image's and drops its Cmd.
+  if (opts.entrypoint) {
+    if (!opts.entrypoint->empty()) c.entrypoint = {*opts.entrypoint};
+  } else {
+    c.entrypoint = image.config.entrypoint;
+  }
+  c.cmd = !opts.args.empty() ? opts.args
+          : opts.entrypoint  ? std::vector<std::string>{}
+                             : image.config.cmd;
   c.hostname = spec.hostname;
   c.user = opts.user.empty() ? image.config.user : opts.user;
   c.tty = opts.tty;
@@ -169,6 +178,8 @@ std::string RecordJson(const ContainerRecord& r) {
   const RecordConfig& c = r.config;
   Json config = {
       {"Cmd", c.args},
+      {"ConfigEntrypoint", c.entrypoint},
+      {"ConfigCmd", c.cmd},
       {"Hostname", c.hostname},
       {"User", c.user},
       {"Tty", c.tty},
@@ -234,6 +245,8 @@ Result<ContainerRecord> ParseRecord(const std::string& text) {
     const Json& c = j.at("Config");
     RecordConfig& rc = r.config;
     rc.args = c.value("Cmd", std::vector<std::string>{});
+    rc.entrypoint = c.value("ConfigEntrypoint", std::vector<std::string>{});
+    rc.cmd = c.value("ConfigCmd", std::vector<std::string>{});
     rc.hostname = c.value("Hostname", "");
     rc.user = c.value("User", "");
     rc.tty = c.value("Tty", false);

@@ -26,6 +26,8 @@ const char* StatusName(ContainerStatus s);  // "created", "running", ...
 // What the record keeps of the request: enough for ps/inspect, restarts and --rm.
 struct RecordConfig {
   std::vector<std::string> args;  // the process args the spec got (ps's COMMAND)
+  // What inspect's Config shows: the entrypoint and cmd args came from (image or flags).
+  std::vector<std::string> entrypoint, cmd;
   std::string hostname;
   std::string user;
   bool tty = false;

@@ -130,6 +130,41 @@ TEST(EngineRecordConfig, FromRequestAndSpec) {
   EXPECT_EQ(c.stop_timeout, 3);
 }
 
+// inspect's Config.Entrypoint and Config.Cmd: where the args came from, as Docker keeps them.
+TEST(EngineRecordConfig, EntrypointAndCmdAsDocker) {
+  oci::ImageConfig image;
+  image.config.entrypoint = {"/docker-entrypoint.sh"};
+  image.config.cmd = {"nginx", "-g", "daemon off;"};
+  oci::Spec spec;
+  RunOptions o;
+  RecordConfig c = MakeRecordConfig(image, o, spec);
+  EXPECT_EQ(c.entrypoint, image.config.entrypoint);
+  EXPECT_EQ(c.cmd, image.config.cmd);
+  o.args = {"sh"};
+  c = MakeRecordConfig(image, o, spec);
+  EXPECT_EQ(c.entrypoint, image.config.entrypoint);
+  EXPECT_EQ(c.cmd, (std::vector<std::string>{"sh"}));
+  o.args.clear();
+  o.entrypoint = "/bin/true";  // replaces the entrypoint and drops the image's Cmd
+  c = MakeRecordConfig(image, o, spec);
+  EXPECT_EQ(c.entrypoint, (std::vector<std::string>{"/bin/true"}));
+  EXPECT_TRUE(c.cmd.empty());
+  o.entrypoint = "";
+  o.args = {"ls", "-l"};
+  c = MakeRecordConfig(image, o, spec);
+  EXPECT_TRUE(c.entrypoint.empty());
+  EXPECT_EQ(c.cmd, o.args);
+  // And they survive the record file.
+  ContainerRecord r;
+  r.id = std::string(64, 'a');
+  r.name = "x1";
+  r.config = c;
+  auto back = ParseRecord(RecordJson(r));
+  ASSERT_TRUE(back.ok()) << back.error().Message();
+  EXPECT_TRUE(back->config.entrypoint.empty());
+  EXPECT_EQ(back->config.cmd, o.args);
+}
+
 TEST_F(EngineRecords, CreateAndLookup) {
   RecordStore s = Store();
   auto a = s.Create(Make("web"));
