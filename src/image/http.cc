@@ -1,6 +1,7 @@
 #include "image/http.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,7 +16,72 @@ namespace {
 constexpr size_t kMaxBody = 16u << 20;
 constexpr size_t kMaxErrorBody = 64u << 10;
 
-std::once_flag g_init;
+// libcurl is loaded on first use, not linked: its dependency tree (nghttp2, ssh2, ldap,
+// krb5, gnutls...) is most of what the dynamic loader would do at every `skiff` start,
+// and the container hot path never makes a request. <curl/curl.h> still gives the types
+// and constants; calls go through this table.
+struct CurlApi {
+  decltype(&::curl_global_init) global_init;
+  decltype(&::curl_easy_init) easy_init;
+  decltype(&::curl_easy_cleanup) easy_cleanup;
+  decltype(&::curl_easy_reset) easy_reset;
+  decltype(&::curl_easy_setopt) easy_setopt;  // variadic, called as such
+  decltype(&::curl_easy_perform) easy_perform;
+  decltype(&::curl_easy_getinfo) easy_getinfo;  // variadic
+  decltype(&::curl_easy_strerror) easy_strerror;
+  decltype(&::curl_slist_append) slist_append;
+  decltype(&::curl_slist_free_all) slist_free_all;
+};
+
+std::once_flag g_load;
+CurlApi g_curl;
+bool g_curl_ok = false;
+std::string g_curl_error;
+
+constexpr const char* kCurlSoname = "libcurl.so.4";
+
+template <typename F>
+bool Resolve(void* lib, const char* name, F& fn) {
+  fn = reinterpret_cast<F>(dlsym(lib, name));
+  if (fn) return true;
+  const char* why = dlerror();
+  g_curl_error = std::string(kCurlSoname) + ": " + (why ? why : std::string("no symbol ") + name);
+  return false;
+}
+
+void LoadCurl() {
+  void* lib = dlopen(kCurlSoname, RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    // dlerror names the file: "libcurl.so.4: cannot open shared object file: ...".
+    const char* why = dlerror();
+    g_curl_error = why ? why : std::string(kCurlSoname) + ": cannot load";
+    return;
+  }
+  CurlApi& a = g_curl;
+  bool ok = Resolve(lib, "curl_global_init", a.global_init) &&
+            Resolve(lib, "curl_easy_init", a.easy_init) &&
+            Resolve(lib, "curl_easy_cleanup", a.easy_cleanup) &&
+            Resolve(lib, "curl_easy_reset", a.easy_reset) &&
+            Resolve(lib, "curl_easy_setopt", a.easy_setopt) &&
+            Resolve(lib, "curl_easy_perform", a.easy_perform) &&
+            Resolve(lib, "curl_easy_getinfo", a.easy_getinfo) &&
+            Resolve(lib, "curl_easy_strerror", a.easy_strerror) &&
+            Resolve(lib, "curl_slist_append", a.slist_append) &&
+            Resolve(lib, "curl_slist_free_all", a.slist_free_all);
+  if (!ok) return;  // lib stays loaded: it is the process's libcurl either way
+  CURLcode rc = a.global_init(CURL_GLOBAL_DEFAULT);
+  if (rc != CURLE_OK) {
+    g_curl_error = std::string(kCurlSoname) + ": curl_global_init: " + a.easy_strerror(rc);
+    return;
+  }
+  g_curl_ok = true;
+}
+
+// The table, loaded once; nullptr (and g_curl_error says why) when libcurl can't be loaded.
+const CurlApi* Curl() {
+  std::call_once(g_load, LoadCurl);
+  return g_curl_ok ? &g_curl : nullptr;
+}
 
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -86,7 +152,7 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   size_t len = size * n;
-  if (t->status < 0) curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &t->status);
+  if (t->status < 0) g_curl.easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &t->status);
   bool ok = t->status >= 200 && t->status < 300;
   if (ok && t->req->sink) {
     Status s = Ok();
@@ -184,13 +250,11 @@ std::string Response::Header(const std::string& lower_name) const {
 struct Client::Handle {
   CURL* curl = nullptr;
   ~Handle() {
-    if (curl) curl_easy_cleanup(curl);
+    if (curl) g_curl.easy_cleanup(curl);
   }
 };
 
-Client::Client(Options opts) : opts_(std::move(opts)) {
-  std::call_once(g_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
+Client::Client(Options opts) : opts_(std::move(opts)) {}
 
 Client::~Client() = default;
 
@@ -200,12 +264,12 @@ std::unique_ptr<Client::Handle> Client::Take() {
     if (!pool_.empty()) {
       auto h = std::move(pool_.back());
       pool_.pop_back();
-      curl_easy_reset(h->curl);  // keeps the connection cache
+      g_curl.easy_reset(h->curl);  // keeps the connection cache
       return h;
     }
   }
   auto h = std::make_unique<Handle>();
-  h->curl = curl_easy_init();
+  h->curl = g_curl.easy_init();
   return h;
 }
 
@@ -215,6 +279,8 @@ void Client::Give(std::unique_ptr<Handle> h) {
 }
 
 Result<Response> Client::Do(const Request& req) {
+  if (!Curl()) return MakeError(ELIBACC, "%s %s: %s", req.method.c_str(), req.url.c_str(),
+                                g_curl_error.c_str());
   std::unique_ptr<Handle> h = Take();
   if (!h->curl)
     return MakeError(ENOMEM, "%s %s: curl_easy_init failed", req.method.c_str(), req.url.c_str());
@@ -223,67 +289,67 @@ Result<Response> Client::Do(const Request& req) {
   Transfer t{.curl = c, .req = &req, .resp = &resp};
   char errbuf[CURL_ERROR_SIZE] = "";
 
-  curl_easy_setopt(c, CURLOPT_URL, req.url.c_str());
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM for DNS timeouts
-  curl_easy_setopt(c, CURLOPT_USERAGENT, opts_.user_agent.c_str());
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, opts_.connect_timeout_s);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, opts_.low_speed_bytes);
-  curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, opts_.low_speed_time_s);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, opts_.tls_verify ? 1L : 0L);
-  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, opts_.tls_verify ? 2L : 0L);
+  g_curl.easy_setopt(c, CURLOPT_URL, req.url.c_str());
+  g_curl.easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  g_curl.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM for DNS timeouts
+  g_curl.easy_setopt(c, CURLOPT_USERAGENT, opts_.user_agent.c_str());
+  g_curl.easy_setopt(c, CURLOPT_CONNECTTIMEOUT, opts_.connect_timeout_s);
+  g_curl.easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, opts_.low_speed_bytes);
+  g_curl.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, opts_.low_speed_time_s);
+  g_curl.easy_setopt(c, CURLOPT_SSL_VERIFYPEER, opts_.tls_verify ? 1L : 0L);
+  g_curl.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, opts_.tls_verify ? 2L : 0L);
   // Only http(s), also after a redirect: a registry must not send us to file:// or gopher://.
-  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, req.follow_redirects ? 1L : 0L);
-  curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+  g_curl.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  g_curl.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  g_curl.easy_setopt(c, CURLOPT_FOLLOWLOCATION, req.follow_redirects ? 1L : 0L);
+  g_curl.easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+  g_curl.easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
+  g_curl.easy_setopt(c, CURLOPT_HEADERDATA, &t);
+  g_curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
+  g_curl.easy_setopt(c, CURLOPT_WRITEDATA, &t);
   t.stall_s = opts_.low_speed_time_s;
   t.last_change = std::chrono::steady_clock::now();
-  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, OnProgress);
-  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
-  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  g_curl.easy_setopt(c, CURLOPT_XFERINFOFUNCTION, OnProgress);
+  g_curl.easy_setopt(c, CURLOPT_XFERINFODATA, &t);
+  g_curl.easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 
   bool has_body = req.body_fd >= 0 || !req.body.empty();
   int64_t body_len = req.body_fd >= 0 ? req.body_length : static_cast<int64_t>(req.body.size());
   if (req.method == "HEAD") {
-    curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    g_curl.easy_setopt(c, CURLOPT_NOBODY, 1L);
   } else if (req.method == "GET") {
-    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    g_curl.easy_setopt(c, CURLOPT_HTTPGET, 1L);
   } else {
     // PUT, POST, PATCH: an upload through the read callback, with a Content-Length (no
     // chunked encoding: the registry wants the length, and curl can rewind on a redirect).
-    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(c, CURLOPT_READFUNCTION, OnRead);
-    curl_easy_setopt(c, CURLOPT_READDATA, &t);
-    curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, SeekBody);
-    curl_easy_setopt(c, CURLOPT_SEEKDATA, &t);
-    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(has_body ? body_len : 0));
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+    g_curl.easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    g_curl.easy_setopt(c, CURLOPT_READFUNCTION, OnRead);
+    g_curl.easy_setopt(c, CURLOPT_READDATA, &t);
+    g_curl.easy_setopt(c, CURLOPT_SEEKFUNCTION, SeekBody);
+    g_curl.easy_setopt(c, CURLOPT_SEEKDATA, &t);
+    g_curl.easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(has_body ? body_len : 0));
+    g_curl.easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
   }
 
   curl_slist* headers = nullptr;
-  for (const auto& hd : req.headers) headers = curl_slist_append(headers, hd.c_str());
+  for (const auto& hd : req.headers) headers = g_curl.slist_append(headers, hd.c_str());
   // curl sends "Expect: 100-continue" for uploads over 1 MiB and waits a second for it.
-  if (req.method != "GET" && req.method != "HEAD") headers = curl_slist_append(headers, "Expect:");
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  if (req.method != "GET" && req.method != "HEAD") headers = g_curl.slist_append(headers, "Expect:");
+  g_curl.easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 
-  CURLcode rc = curl_easy_perform(c);
-  curl_slist_free_all(headers);
-  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
+  CURLcode rc = g_curl.easy_perform(c);
+  g_curl.slist_free_all(headers);
+  g_curl.easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
   char* eff = nullptr;
-  if (curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff) resp.url = eff;
-  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
+  if (g_curl.easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff) resp.url = eff;
+  g_curl.easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
+  g_curl.easy_setopt(c, CURLOPT_HTTPHEADER, nullptr);
   // A failed transfer may leave a half-read connection in the handle: drop the handle then.
   if (rc == CURLE_OK) Give(std::move(h));
 
   if (t.sink_failed) return std::move(t.sink_error);
   if (rc != CURLE_OK) {
-    const char* why = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    const char* why = errbuf[0] ? errbuf : g_curl.easy_strerror(rc);
     return MakeError(CodeOf(rc), "%s %s: %s", req.method.c_str(), req.url.c_str(), why);
   }
   return resp;
