@@ -191,6 +191,19 @@ unsigned long HostNsInode(const std::string& name) {
   return st.st_ino;
 }
 
+std::vector<std::string> Lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string l; std::getline(in, l);)
+    if (!l.empty()) out.push_back(l);
+  return out;
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
 bool Alive(pid_t pid) {
   std::string stat = ReadText("/proc/" + std::to_string(pid) + "/stat");
   size_t paren = stat.rfind(')');

@@ -38,6 +38,8 @@ CmdResult RunCommand(const std::vector<std::string>& argv, const std::string& di
                      const CmdOptions& opts = {});
 
 std::string ReadText(const std::string& path);  // "" when unreadable
+std::vector<std::string> Lines(const std::string& s);  // the non-empty lines of s
+std::string Trim(std::string s);                     // without trailing newlines and spaces
 bool WriteText(const std::string& path, const std::string& text);  // truncates; false on error
 bool CopyFile(const std::string& from, const std::string& to, mode_t mode);
 bool Exists(const std::string& path);

@@ -27,19 +27,6 @@ constexpr const char* kApplets[] = {"sh",   "sleep", "cat",  "echo", "true", "fa
                                     "tail", "tr",    "seq",  "ps",   "grep", "wc",    "ls",
                                     "id",   "test",  "kill", "yes",  "nc"};
 
-std::vector<std::string> Lines(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string l; std::getline(in, l);)
-    if (!l.empty()) out.push_back(l);
-  return out;
-}
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -35,7 +35,8 @@ bool Contains(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }
 
-std::string Trim(std::string s) {
+// Also without the \r a terminal adds.
+std::string TrimCrLf(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
   return s;
 }
@@ -146,12 +147,12 @@ class PodmanTest : public ::testing::TestWithParam<ClientRuntime> {
     all.insert(all.end(), flags.begin(), flags.end());
     CmdResult r = Podman(RunArgs(all, cmd));
     EXPECT_EQ(r.code, 0) << r.err;
-    if (r.code == 0) ids_.push_back(Trim(r.out));
+    if (r.code == 0) ids_.push_back(TrimCrLf(r.out));
     return r.code == 0 ? name : "";
   }
 
   std::string Inspect(const std::string& name, const std::string& format) {
-    return Trim(Podman({"inspect", "-f", format, name}).out);
+    return TrimCrLf(Podman({"inspect", "-f", format, name}).out);
   }
 
   bool WaitStatus(const std::string& name, const std::string& want, int timeout_ms = 15000) {
@@ -240,7 +241,7 @@ TEST_P(PodmanTest, InspectFollowsTheLifecycle) {
   CmdResult c = Podman({"create", "--cgroup-parent", "/" + cgroup_, "--name", "life", kImage, "sh",
                         "-c", "sleep 1000"});
   ASSERT_EQ(c.code, 0) << c.err;
-  ids_.push_back(Trim(c.out));
+  ids_.push_back(TrimCrLf(c.out));
   EXPECT_EQ(Inspect("life", "{{.State.Status}}"), "created");
   CmdResult s = Podman({"start", "life"});
   EXPECT_EQ(s.code, 0) << s.err;
