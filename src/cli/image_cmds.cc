@@ -41,17 +41,22 @@ image::ImageMounts Mounts(const Globals& g) { return image::ImageMounts(g.root +
 
 struct RegistryFlags {
   bool tls_verify = true;
+  std::string cert_dir;
 };
 
 void AddRegistryFlags(CLI::App* cmd, RegistryFlags* f) {
   cmd->add_option("--tls-verify", f->tls_verify,
                   "verify HTTPS certificates (false also allows plain HTTP)")
       ->default_str("true");
+  cmd->add_option("--cert-dir", f->cert_dir,
+                  "the registry's CA certificates (*.crt) and client certificate (*.cert, *.key) "
+                  "(default /etc/containers/certs.d/HOST and /etc/docker/certs.d/HOST)");
 }
 
 image::RegistryOptions MakeRegistryOptions(const Globals& g, const RegistryFlags& f) {
   image::RegistryOptions o;
   o.tls_verify = f.tls_verify;
+  o.cert_dir = f.cert_dir;
   o.skiff_root = g.root;
   return o;
 }

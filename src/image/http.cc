@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "base/file.h"
+
 namespace skiff::image::http {
 
 namespace {
@@ -230,8 +232,9 @@ int CodeOf(CURLcode rc) {
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
       return ECONNRESET;
-    case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
+      return kCertRejected;
+    case CURLE_SSL_CONNECT_ERROR:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CACERT_BADFILE:
       return EPROTO;
@@ -273,14 +276,29 @@ std::unique_ptr<Client::Handle> Client::Take() {
   return h;
 }
 
+const std::string& Client::CaBlob(void* curl) {
+  std::call_once(ca_once_, [&] {
+    char* bundle = nullptr;
+    // CURLINFO_CAINFO (curl 7.84) is the bundle libcurl was built to use.
+    if (g_curl.easy_getinfo(curl, CURLINFO_CAINFO, &bundle) != CURLE_OK || !bundle)
+      bundle = const_cast<char*>("/etc/ssl/certs/ca-certificates.crt");
+    auto sys = ReadFile(bundle);
+    if (sys.ok()) ca_blob_ = std::move(*sys);  // no bundle: only the registry's own CAs
+    if (!ca_blob_.empty() && ca_blob_.back() != '\n') ca_blob_ += '\n';
+    ca_blob_ += opts_.ca_pem;
+  });
+  return ca_blob_;
+}
+
 void Client::Give(std::unique_ptr<Handle> h) {
   std::lock_guard<std::mutex> lock(mu_);
   pool_.push_back(std::move(h));
 }
 
 Result<Response> Client::Do(const Request& req) {
-  if (!Curl()) return MakeError(ELIBACC, "%s %s: %s", req.method.c_str(), req.url.c_str(),
-                                g_curl_error.c_str());
+  if (!Curl())
+    return MakeError(ELIBACC, "%s %s: %s", req.method.c_str(), req.url.c_str(),
+                     g_curl_error.c_str());
   std::unique_ptr<Handle> h = Take();
   if (!h->curl)
     return MakeError(ENOMEM, "%s %s: curl_easy_init failed", req.method.c_str(), req.url.c_str());
@@ -298,6 +316,16 @@ Result<Response> Client::Do(const Request& req) {
   g_curl.easy_setopt(c, CURLOPT_LOW_SPEED_TIME, opts_.low_speed_time_s);
   g_curl.easy_setopt(c, CURLOPT_SSL_VERIFYPEER, opts_.tls_verify ? 1L : 0L);
   g_curl.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, opts_.tls_verify ? 2L : 0L);
+  if (opts_.tls_verify && !opts_.ca_pem.empty()) {
+    const std::string& ca = CaBlob(c);
+    curl_blob blob{
+        .data = const_cast<char*>(ca.data()), .len = ca.size(), .flags = CURL_BLOB_NOCOPY};
+    g_curl.easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
+  }
+  if (!opts_.client_cert.empty()) {
+    g_curl.easy_setopt(c, CURLOPT_SSLCERT, opts_.client_cert.c_str());
+    g_curl.easy_setopt(c, CURLOPT_SSLKEY, opts_.client_key.c_str());
+  }
   // Only http(s), also after a redirect: a registry must not send us to file:// or gopher://.
   g_curl.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   g_curl.easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -327,14 +355,16 @@ Result<Response> Client::Do(const Request& req) {
     g_curl.easy_setopt(c, CURLOPT_READDATA, &t);
     g_curl.easy_setopt(c, CURLOPT_SEEKFUNCTION, SeekBody);
     g_curl.easy_setopt(c, CURLOPT_SEEKDATA, &t);
-    g_curl.easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(has_body ? body_len : 0));
+    g_curl.easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
+                       static_cast<curl_off_t>(has_body ? body_len : 0));
     g_curl.easy_setopt(c, CURLOPT_CUSTOMREQUEST, req.method.c_str());
   }
 
   curl_slist* headers = nullptr;
   for (const auto& hd : req.headers) headers = g_curl.slist_append(headers, hd.c_str());
   // curl sends "Expect: 100-continue" for uploads over 1 MiB and waits a second for it.
-  if (req.method != "GET" && req.method != "HEAD") headers = g_curl.slist_append(headers, "Expect:");
+  if (req.method != "GET" && req.method != "HEAD")
+    headers = g_curl.slist_append(headers, "Expect:");
   g_curl.easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 
   CURLcode rc = g_curl.easy_perform(c);

@@ -6,6 +6,7 @@
 // so that the caller can decide to resume (ECONNRESET, ETIMEDOUT) or give up.
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -21,6 +22,10 @@ namespace skiff::image::http {
 struct Options {
   // Verify the server's certificate (the default). False only for an insecure registry.
   bool tls_verify = true;
+  // CA certificates (PEM) trusted besides the system's bundle; a client certificate and its
+  // key (PEM files) presented when the server asks.
+  std::string ca_pem;
+  std::string client_cert, client_key;
   long connect_timeout_s = 30;
   // A transfer slower than low_speed_bytes per second for low_speed_time_s, or one that
   // moves no byte for low_speed_time_s, is aborted (ETIMEDOUT): a stalled connection, which
@@ -34,6 +39,9 @@ struct Options {
 // Called with each piece of a 2xx response body; an error aborts the transfer and is
 // returned from Do.
 using Sink = std::function<Status(const char* data, size_t n)>;
+
+// Do's error code for a server certificate that failed verification.
+constexpr int kCertRejected = EKEYREJECTED;
 
 struct Response;
 
@@ -66,7 +74,8 @@ struct Response {
 
 // Error codes of Do, from curl's result: ECONNREFUSED / EHOSTUNREACH (no connection),
 // ECONNRESET (closed or reset mid-transfer, a truncated body), ETIMEDOUT (the low-speed
-// limit or the connect timeout), EPROTO (TLS: handshake or certificate), 0 otherwise.
+// limit or the connect timeout), EPROTO (the TLS handshake failed, e.g. a plain-HTTP
+// server), kCertRejected (the server's certificate did not verify), 0 otherwise.
 // A sink's own error comes back unchanged.
 class Client {
  public:
@@ -83,7 +92,13 @@ class Client {
   std::unique_ptr<Handle> Take();
   void Give(std::unique_ptr<Handle> h);
 
+  // The system bundle followed by opts_.ca_pem, made at the first request: libcurl takes
+  // either a CA file or a CA blob, not both, so the extra CAs come with a copy of the bundle.
+  const std::string& CaBlob(void* curl);
+
   Options opts_;
+  std::once_flag ca_once_;
+  std::string ca_blob_;
   std::mutex mu_;
   std::vector<std::unique_ptr<Handle>> pool_;
 };

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "base/digest.h"
+#include "image/certs.h"
 
 namespace skiff::image {
 
@@ -60,6 +61,12 @@ bool IsInsecureRegistry(const std::string& host, const RegistryOptions& opts) {
   if (bare == "localhost" || bare == "::1") return true;
   in_addr a{};
   return inet_pton(AF_INET, bare.c_str(), &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
+bool FallBackToHttp(int code) {
+  // Not after a certificate that did not verify (an insecure registry does not verify), a
+  // timeout or an HTTP answer: those say that HTTPS is there.
+  return code == ECONNREFUSED || code == EPROTO || code == ECONNRESET;
 }
 
 std::optional<std::chrono::milliseconds> RetryDelay(int max_tries, int backoff_ms, int attempt,
@@ -122,6 +129,11 @@ Result<std::unique_ptr<Registry>> Registry::Open(const std::string& domain,
   }
   http::Options h = opts.http;
   h.tls_verify = h.tls_verify && !r->insecure_;
+  r->cert_dirs_ = CertDirs(domain, opts.cert_dir);
+  TlsFiles tls = TRY(LoadTlsFiles(r->cert_dirs_).Wrap("registry " + domain));
+  h.ca_pem = std::move(tls.ca_pem);
+  h.client_cert = tls.client_cert;
+  h.client_key = tls.client_key;
   r->client_ = std::make_unique<http::Client>(h);
   r->auth_ = std::make_unique<Authenticator>(r->client_.get(), domain, cred);
   TRY(r->Ping());
@@ -140,6 +152,19 @@ Status Registry::Ping() {
     auto r = client_->Do(req);
     if (!r) {
       last = std::move(r).error();
+      bool fall_back = insecure_ && FallBackToHttp(last.code);
+      if (last.code == http::kCertRejected &&
+          last.msg.find("certificate problem") != std::string::npos) {
+        // An unknown issuer: curl's words name the problem; add where a CA would have been
+        // trusted from (and no strerror: EKEYREJECTED's "Key was rejected by service" would
+        // mislead).
+        std::string where;
+        for (const auto& d : cert_dirs_) where += (where.empty() ? "" : ", ") + d + "/*.crt";
+        last = MakeError(0, "%s (trusted: the system's CAs, %s)", last.msg.c_str(), where.c_str());
+      } else if (last.code == http::kCertRejected) {
+        last.code = 0;  // a name mismatch, an expired certificate: curl says which
+      }
+      if (!fall_back) break;
       continue;
     }
     base_ = base;

@@ -24,8 +24,15 @@ struct RegistryOptions {
   // False: every registry is insecure (--tls-verify=false).
   bool tls_verify = true;
   // Hosts ("host" or "host:port") treated as insecure. 127.0.0.0/8, ::1 and localhost always
-  // are, as in Docker: HTTPS is tried without verification, then plain HTTP.
+  // are, as in Docker: HTTPS is tried first without verification, and plain HTTP only when
+  // HTTPS can't connect or its handshake fails. Names are not resolved for this (Docker
+  // resolves them, so that a DNS answer of 127.0.0.1 turns verification off; skiff does not
+  // let DNS decide that): only the literal addresses and "localhost" are insecure.
   std::vector<std::string> insecure_registries;
+  // The directory of the registry's CA certificates (*.crt) and client certificate (*.cert,
+  // *.key), instead of /etc/containers/certs.d/HOST and /etc/docker/certs.d/HOST (see
+  // image/certs.h). Its CAs are trusted besides the system's.
+  std::string cert_dir;
   // Where credentials come from: `credential` when set, else the files (AuthFiles(skiff_root)
   // when `auth_files` is empty).
   std::optional<Credential> credential;
@@ -39,6 +46,9 @@ struct RegistryOptions {
 
 // Whether host is insecure by the options (see RegistryOptions::insecure_registries).
 bool IsInsecureRegistry(const std::string& host, const RegistryOptions& opts);
+// For an insecure registry: whether an HTTPS failure (an http::Client::Do error code) is
+// one of those after which plain HTTP is tried: no connection, a failed handshake.
+bool FallBackToHttp(int https_error_code);
 
 // --- the pure decisions, for unit tests ---
 
@@ -117,6 +127,7 @@ class Registry {
   bool push_;
   bool insecure_;
   std::string base_;  // "https://host" or "http://host"
+  std::vector<std::string> cert_dirs_;
   std::unique_ptr<http::Client> client_;
   std::unique_ptr<Authenticator> auth_;
   RegistryStats stats_;

@@ -66,7 +66,56 @@ int FreePort() {
   return ntohs(a.sin_port);
 }
 
+bool MakeTestCerts(const std::string& dir, const std::vector<std::string>& dns_names,
+                   TestCerts* out) {
+  TestCerts c{.dir = dir,
+              .ca = dir + "/ca.crt",
+              .cert = dir + "/server.crt",
+              .key = dir + "/server.key",
+              .client_cert = dir + "/client.cert",
+              .client_key = dir + "/client.key"};
+  std::string san = "subjectAltName=IP:127.0.0.1";
+  for (const auto& n : dns_names) san += ",DNS:" + n;
+  WriteText(dir + "/server.ext", san + "\nextendedKeyUsage=serverAuth\n");
+  WriteText(dir + "/client.ext", "extendedKeyUsage=clientAuth\n");
+  const std::string ssl = "/usr/bin/openssl";
+  const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                                       "-nodes"};
+  auto req = [&](std::vector<std::string> head, const std::vector<std::string>& tail) {
+    head.insert(head.end(), ec.begin(), ec.end());
+    head.insert(head.end(), tail.begin(), tail.end());
+    return head;
+  };
+  std::vector<std::vector<std::string>> steps = {
+      req({ssl, "req", "-x509"},
+          {"-keyout", dir + "/ca.key", "-out", c.ca, "-days", "2", "-subj", "/CN=skiff test CA"}),
+      req({ssl, "req"}, {"-keyout", c.key, "-out", dir + "/server.csr", "-subj", "/CN=127.0.0.1"}),
+      {ssl, "x509", "-req", "-in", dir + "/server.csr", "-CA", c.ca, "-CAkey", dir + "/ca.key",
+       "-CAcreateserial", "-days", "2", "-extfile", dir + "/server.ext", "-out", c.cert},
+      req({ssl, "req"},
+          {"-keyout", c.client_key, "-out", dir + "/client.csr", "-subj", "/CN=skiff test client"}),
+      {ssl, "x509", "-req", "-in", dir + "/client.csr", "-CA", c.ca, "-CAkey", dir + "/ca.key",
+       "-CAcreateserial", "-days", "2", "-extfile", dir + "/client.ext", "-out", c.client_cert},
+  };
+  for (const auto& argv : steps) {
+    CmdResult r = RunCommand(argv, dir);
+    if (r.code != 0) {
+      ADD_FAILURE() << "openssl " << argv[1] << ": " << r.err;
+      return false;
+    }
+  }
+  *out = c;
+  return true;
+}
+
 // --- LocalRegistry ---
+
+void LocalRegistry::UseTls(const std::string& cert, const std::string& key,
+                           const std::string& client_ca) {
+  tls_cert_ = cert;
+  tls_key_ = key;
+  tls_client_ca_ = client_ca;
+}
 
 bool LocalRegistry::Start(const std::string& dir, const std::string& user,
                           const std::string& pass) {
@@ -82,6 +131,11 @@ bool LocalRegistry::Start(const std::string& dir, const std::string& user,
     WriteText(dir + "/htpasswd", h.out);
     auth = "auth:\n  htpasswd:\n    realm: skiff-test\n    path: " + dir + "/htpasswd\n";
   }
+  std::string tls;
+  if (!tls_cert_.empty()) {
+    tls = "  tls:\n    certificate: " + tls_cert_ + "\n    key: " + tls_key_ + "\n";
+    if (!tls_client_ca_.empty()) tls += "    clientcas:\n      - " + tls_client_ca_ + "\n";
+  }
   std::string config =
       "version: 0.1\n"
       "log:\n  level: error\n  accesslog:\n    disabled: true\n"
@@ -90,7 +144,7 @@ bool LocalRegistry::Start(const std::string& dir, const std::string& user,
       "\n"
       "  delete:\n    enabled: true\n"
       "http:\n  addr: 127.0.0.1:" +
-      std::to_string(port_) + "\n" + auth;
+      std::to_string(port_) + "\n" + tls + auth;
   WriteText(dir + "/config.yml", config);
   pid_ = ::fork();
   if (pid_ == 0) {
@@ -104,7 +158,8 @@ bool LocalRegistry::Start(const std::string& dir, const std::string& user,
             nullptr);
     _exit(127);
   }
-  // Up when /v2/ answers anything (401 with auth).
+  // Up when /v2/ answers anything (401 with auth; over TLS, Go's "400 Bad Request" to a
+  // plain-HTTP request).
   for (int i = 0; i < 200; ++i) {
     int fd = ConnectLoopback(port_);
     if (fd >= 0) {
@@ -340,6 +395,14 @@ std::string RegistryTest::TempDir(const std::string& name) {
 
 LocalRegistry* RegistryTest::StartRegistry(const std::string& user, const std::string& pass) {
   registries_.push_back(std::make_unique<LocalRegistry>());
+  if (!registries_.back()->Start(TempDir("registry"), user, pass)) return nullptr;
+  return registries_.back().get();
+}
+
+LocalRegistry* RegistryTest::StartTlsRegistry(const TestCerts& certs, const std::string& user,
+                                              const std::string& pass, bool client_auth) {
+  registries_.push_back(std::make_unique<LocalRegistry>());
+  registries_.back()->UseTls(certs.cert, certs.key, client_auth ? certs.ca : "");
   if (!registries_.back()->Start(TempDir("registry"), user, pass)) return nullptr;
   return registries_.back().get();
 }

@@ -23,6 +23,16 @@ namespace skiff::itest {
 // A free TCP port on 127.0.0.1 (bound to port 0 and released: racy, good enough here).
 int FreePort();
 
+// A test CA and a server certificate it signed, for IP 127.0.0.1 and the DNS names given,
+// made with the openssl command in dir: ca.crt (the CA, PEM), server.crt and server.key;
+// also a client certificate the CA signed (client.cert, client.key). Valid for two days.
+struct TestCerts {
+  std::string dir, ca, cert, key, client_cert, client_key;
+};
+// False (test failed) when openssl fails.
+bool MakeTestCerts(const std::string& dir, const std::vector<std::string>& dns_names,
+                   TestCerts* out);
+
 class LocalRegistry {
  public:
   LocalRegistry() = default;
@@ -33,6 +43,9 @@ class LocalRegistry {
   // Starts it with storage and config under dir and waits until /v2/ answers. user and
   // password non-empty: htpasswd Basic auth. False (test failed) when it does not come up.
   bool Start(const std::string& dir, const std::string& user = "", const std::string& pass = "");
+  // Before Start: serve HTTPS only (http.tls in the config), with this certificate and key;
+  // client_ca non-empty: also require a client certificate that CA signed.
+  void UseTls(const std::string& cert, const std::string& key, const std::string& client_ca = "");
   void Stop();  // SIGKILL and reap; safe to call twice
 
   int port() const { return port_; }
@@ -44,6 +57,7 @@ class LocalRegistry {
   pid_t pid_ = -1;
   int port_ = 0;
   std::string storage_;
+  std::string tls_cert_, tls_key_, tls_client_ca_;
 };
 
 // Forwards 127.0.0.1:port() to a target port, one thread per connection. Faults fire once,
@@ -103,6 +117,9 @@ class RegistryTest : public ::testing::Test {
 
   // A running registry (a second one with auth when user is given); fails the test if not.
   LocalRegistry* StartRegistry(const std::string& user = "", const std::string& pass = "");
+  // The same over HTTPS only, with certs' server certificate (see LocalRegistry::UseTls).
+  LocalRegistry* StartTlsRegistry(const TestCerts& certs, const std::string& user = "",
+                                  const std::string& pass = "", bool client_auth = false);
   FaultProxy* StartProxy(int target_port);
   // A layer holding bin/busybox (and, with extra_bytes, a file of that many random bytes),
   // compressed with "gzip", "zstd" or "none".

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
+#include "base/file.h"
+#include "image/certs.h"
 #include "image/progress.h"
 #include "image/registry.h"
 
@@ -57,6 +60,68 @@ TEST(Insecure, LoopbackAndList) {
   EXPECT_FALSE(IsInsecureRegistry("reg.lan:6000", o));
   o.tls_verify = false;
   EXPECT_TRUE(IsInsecureRegistry("docker.io", o));
+  // Names are not resolved: a name that points at 127.0.0.1 is verified.
+  EXPECT_FALSE(IsInsecureRegistry("skiff-tls.localhost:5000", RegistryOptions{}));
+}
+
+TEST(Insecure, FallBackToHttpOnlyWhenHttpsIsNotThere) {
+  EXPECT_TRUE(FallBackToHttp(ECONNREFUSED));
+  EXPECT_TRUE(FallBackToHttp(EPROTO));      // the handshake failed: a plain-HTTP server
+  EXPECT_TRUE(FallBackToHttp(ECONNRESET));  // closed on the ClientHello
+  EXPECT_FALSE(FallBackToHttp(http::kCertRejected));
+  EXPECT_FALSE(FallBackToHttp(ETIMEDOUT));
+  EXPECT_FALSE(FallBackToHttp(EHOSTUNREACH));
+  EXPECT_FALSE(FallBackToHttp(0));
+}
+
+class CertDirsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/skiff-certs-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { ASSERT_TRUE(RemoveAll(dir_).ok()); }
+  void Put(const std::string& name, const std::string& text) {
+    ASSERT_TRUE(WriteFileAtomic(dir_ + "/" + name, text).ok());
+  }
+  std::string dir_;
+};
+
+TEST_F(CertDirsTest, DefaultsAndOverride) {
+  EXPECT_EQ(CertDirs("reg:5000", ""), (std::vector<std::string>{"/etc/containers/certs.d/reg:5000",
+                                                                "/etc/docker/certs.d/reg:5000"}));
+  EXPECT_EQ(CertDirs("reg:5000", "/my"), std::vector<std::string>{"/my"});
+}
+
+TEST_F(CertDirsTest, CasClientPairAndMissingDirs) {
+  Put("ca.crt", "CA ONE");  // no final newline: the next one must not run into it
+  Put("other.crt", "CA TWO\n");
+  Put("client.cert", "C");
+  Put("client.key", "K");
+  Put("README", "ignored");
+  auto t = LoadTlsFiles({dir_ + "/missing", dir_});
+  ASSERT_TRUE(t.ok()) << t.error().Message();
+  EXPECT_EQ(t->ca_pem, "CA ONE\nCA TWO\n");
+  EXPECT_EQ(t->ca_files.size(), 2u);
+  EXPECT_EQ(t->client_cert, dir_ + "/client.cert");
+  EXPECT_EQ(t->client_key, dir_ + "/client.key");
+  auto none = LoadTlsFiles({dir_ + "/missing"});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->ca_pem, "");
+  EXPECT_EQ(none->client_cert, "");
+}
+
+TEST_F(CertDirsTest, CertWithoutKeyAndKeyWithoutCert) {
+  Put("client.cert", "C");
+  auto t = LoadTlsFiles({dir_});
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().msg.find("client.key"), std::string::npos) << t.error().Message();
+  ASSERT_TRUE(RemoveAll(dir_ + "/client.cert").ok());
+  Put("lone.key", "K");
+  auto k = LoadTlsFiles({dir_});
+  ASSERT_FALSE(k.ok());
+  EXPECT_NE(k.error().msg.find("lone.cert"), std::string::npos) << k.error().Message();
 }
 
 TEST(Progress, Lines) {
