@@ -263,7 +263,7 @@ Result<std::string> PullToStore(const Globals& g, image::Store& store, const Pul
   auto r = image::PullAndUnpack(store, layers, a.src, opts);
   if (!a.quiet) progress.Finish();
   if (!r.ok()) return std::move(r).error();
-  if (!a.quiet) std::fprintf(a.out, "Digest: %s\n", r->pull.manifest.digest.c_str());
+  if (!a.quiet) std::fprintf(a.out, "Digest: %s\n", r->pull.digest().c_str());
   return r->pull.ref;
 }
 

@@ -66,6 +66,7 @@ Result<std::vector<Image>> LoadAll(const Store& store) {
       it = by_id.emplace(img->config_digest, std::move(*img)).first;
     }
     it->second.refs.push_back(name);
+    it->second.pulled_digests.push_back(PulledDigest(desc));
   }
   std::vector<Image> out;
   for (const auto& id : order) out.push_back(std::move(by_id[id]));
@@ -153,6 +154,7 @@ Result<Image> FindImage(const Store& store, const std::string& name_or_id) {
       if (desc) {
         Image img = TRY(LoadImage(store, *desc).Wrap(name_or_id));
         img.refs.push_back(*name);
+        img.pulled_digests.push_back(PulledDigest(*desc));
         return img;
       }
     } else if (!maybe_id) {
@@ -260,7 +262,11 @@ Result<std::vector<std::string>> CollectGarbage(Store& store) {
   // Walk from every reference: manifests, indexes (all their children: skopeo and umoci
   // may want them), configs, layers. A blob that doesn't parse keeps only itself.
   std::vector<std::string> todo;
-  for (const auto& [name, d] : TRY(store.ListRefs())) todo.push_back(d.digest);
+  std::vector<std::string> indexes;  // live, but not walked: see kIndexAnnotation
+  for (const auto& [name, d] : TRY(store.ListRefs())) {
+    todo.push_back(d.digest);
+    if (PulledDigest(d) != d.digest) indexes.push_back(PulledDigest(d));
+  }
   while (!todo.empty()) {
     std::string d = todo.back();
     todo.pop_back();
@@ -276,6 +282,7 @@ Result<std::vector<std::string>> CollectGarbage(Store& store) {
       for (const auto& l : doc->manifest.layers) todo.push_back(l.digest);
     }
   }
+  live.insert(indexes.begin(), indexes.end());
   std::vector<std::string> removed;
   std::string dir = store.dir() + "/blobs/sha256";
   UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -371,10 +378,19 @@ Result<std::vector<std::string>> PruneLayers(const Store& store, LayerStore& lay
 
 std::string InspectJson(const Image& img) {
   json tags = json::array(), digests = json::array();
-  for (const auto& r : img.refs) {
+  std::set<std::string> seen;
+  for (size_t i = 0; i < img.refs.size(); ++i) {
+    const std::string& r = img.refs[i];
     auto parsed = ParseReference(r);
-    tags.push_back(parsed.ok() ? parsed->Familiar() : r);
-    if (parsed.ok()) digests.push_back(parsed->Name() + "@" + img.manifest_desc.digest);
+    // A reference by digest is no tag (Docker lists it only in RepoDigests).
+    if (!parsed.ok() || parsed->digest.empty())
+      tags.push_back(parsed.ok() ? parsed->Familiar() : r);
+    if (!parsed.ok()) continue;
+    // As Docker: NAME@ the digest pulled (a manifest list's for a multi-platform image), once.
+    std::string d =
+        i < img.pulled_digests.size() ? img.pulled_digests[i] : img.manifest_desc.digest;
+    std::string rd = parsed->Name() + "@" + d;
+    if (seen.insert(rd).second) digests.push_back(rd);
   }
   json layers = json::array();
   for (const auto& d : img.config.diff_ids) layers.push_back(d);

@@ -15,7 +15,8 @@
 namespace skiff::image {
 
 struct Image {
-  std::vector<std::string> refs;  // full names: docker.io/library/busybox:latest
+  std::vector<std::string> refs;            // full names: docker.io/library/busybox:latest
+  std::vector<std::string> pulled_digests;  // per ref: PulledDigest of its descriptor
   Descriptor manifest_desc;
   oci::Manifest manifest;
   std::string config_digest;  // the image ID

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "base/parallel.h"
@@ -26,17 +27,67 @@ Result<bool> FetchIntoStore(Registry& reg, Store& store, const Descriptor& d,
   return true;
 }
 
+// The descriptor a reference is stored with: the manifest's, and the index it came through.
+Descriptor Named(const PullResult& r) {
+  Descriptor d = r.manifest;
+  if (!r.index_digest.empty()) d.annotations[kIndexAnnotation] = r.index_digest;
+  return d;
+}
+
+// A pull by digest from the store alone: nullopt when anything it needs is missing (or is
+// not what it should be), and the registry is asked.
+Result<std::optional<PullResult>> FromStore(Store& store, const Reference& ref,
+                                            const PullOptions& opts) {
+  const std::optional<PullResult> ask;
+  if (!store.HasBlob(ref.digest)) return ask;
+  PullResult out{.ref = ref.String(), .from_store = true};
+  std::string digest = ref.digest;
+  std::string bytes = TRY(store.ReadBlob(digest));
+  auto doc = oci::ParseManifestDoc(bytes, "");
+  if (!doc.ok()) return ask;
+  if (doc->is_index) {
+    auto want = oci::SelectPlatform(doc->index, opts.platform);
+    if (!want.ok() || !store.HasBlob(want->digest)) return ask;
+    out.index_digest = digest;
+    digest = want->digest;
+    bytes = TRY(store.ReadBlob(digest));
+    doc = oci::ParseManifestDoc(bytes, "");
+    if (!doc.ok() || doc->is_index) return ask;
+  }
+  const oci::Manifest& man = doc->manifest;
+  if (!store.HasBlob(man.config.digest)) return ask;
+  for (const auto& l : man.layers)
+    if (!store.HasBlob(l.digest)) return ask;
+  out.manifest = Descriptor{
+      .media_type = man.media_type, .digest = digest, .size = static_cast<int64_t>(bytes.size())};
+  out.config_digest = man.config.digest;
+  for (size_t i = 0; i < man.layers.size(); ++i) {
+    const Descriptor& l = man.layers[i];
+    if (opts.progress) opts.progress(l.digest, l.size, l.size);
+    if (opts.on_layer) TRY(opts.on_layer(l, i));
+    ++out.layers_present;
+  }
+  TRY(store.SetRef(out.ref, Named(out)));
+  return std::optional<PullResult>(std::move(out));
+}
+
 }  // namespace
 
 Result<PullResult> Pull(Store& store, const std::string& text, const PullOptions& opts) {
   Reference ref = TRY(ParseReference(text));
+  if (!ref.digest.empty()) {
+    std::optional<PullResult> local = TRY(FromStore(store, ref, opts));
+    if (local) return std::move(*local);
+  }
   auto reg = TRY(Registry::Open(ref.domain, ref.path, opts.registry));
   PullResult out{.ref = ref.String()};
 
   FetchedManifest m = TRY(reg->GetManifest(ref.digest.empty() ? ref.tag : ref.digest));
   oci::ManifestDoc doc = TRY(oci::ParseManifestDoc(m.bytes, m.media_type));
+  std::string index_bytes;
   if (doc.is_index) {
     out.index_digest = m.digest;
+    index_bytes = std::move(m.bytes);
     Descriptor want = TRY(oci::SelectPlatform(doc.index, opts.platform));
     m = TRY(reg->GetManifest(want.digest));
     doc = TRY(oci::ParseManifestDoc(m.bytes, m.media_type));
@@ -70,8 +121,7 @@ Result<PullResult> Pull(Store& store, const std::string& text, const PullOptions
         http::Sink user_tee =
             opts.layer_tee && !store.HasBlob(d.digest) ? opts.layer_tee(d, i, cfg) : http::Sink();
         http::Sink tee = [&, user_tee](const char* p, size_t n) -> Status {
-          if (stop)
-            return MakeError(ECANCELED, "blob %s: another layer failed", d.digest.c_str());
+          if (stop) return MakeError(ECANCELED, "blob %s: another layer failed", d.digest.c_str());
           return user_tee ? user_tee(p, n) : Ok();
         };
         bool got = TRY(FetchIntoStore(*reg, store, d, opts.progress, tee));
@@ -89,8 +139,10 @@ Result<PullResult> Pull(Store& store, const std::string& text, const PullOptions
   out.resumes = reg->stats().resumes;
   TRY(std::move(layers));
 
+  // The index first: a reference never names a blob that is not there.
+  if (!out.index_digest.empty()) TRY(store.PutBlob(index_bytes, out.index_digest));
   TRY(store.PutBlob(m.bytes, m.digest));
-  TRY(store.SetRef(out.ref, out.manifest));
+  TRY(store.SetRef(out.ref, Named(out)));
   return out;
 }
 

@@ -1,7 +1,10 @@
 // `skiff pull`: reference -> manifest (an index resolved to the platform's manifest) ->
 // config -> layers, several at once, each verified while it streams into the store; the
 // manifest blob and then the reference are written last, so that a failed pull leaves no
-// reference and no unverified byte behind. Blobs already in the store are not fetched.
+// reference and no unverified byte behind. Blobs already in the store are not fetched; a
+// pull by digest whose manifest (or index, and the platform's manifest), config and layers
+// are all in the store makes no request at all. A manifest list's blob is stored too, and
+// the reference records its digest (kIndexAnnotation), as Docker keeps it in RepoDigests.
 #pragma once
 
 #include <cstdint>
@@ -40,6 +43,12 @@ struct PullResult {
   int layers_fetched = 0, layers_present = 0;
   int64_t bytes_fetched = 0;
   int retries = 0, resumes = 0;  // what the network cost: 5xx/429/connection retries, Range resumes
+  bool from_store = false;       // by digest, all found in the store: no registry asked
+
+  // The digest the user pulled, as Docker prints it: the index's, else the manifest's.
+  const std::string& digest() const {
+    return index_digest.empty() ? manifest.digest : index_digest;
+  }
 };
 
 // Errors read as one line: "blob sha256:ab12...: digest mismatch (got ...)",

@@ -29,10 +29,21 @@ Status SaveIndex(const std::string& dir, const json& index) {
 }
 
 json ToJson(const std::string& name, const Descriptor& d) {
-  return {{"mediaType", d.media_type},
-          {"digest", d.digest},
-          {"size", d.size},
-          {"annotations", {{kRefAnnotation, name}}}};
+  json ann = json::object();
+  for (const auto& [k, v] : d.annotations) ann[k] = v;
+  ann[kRefAnnotation] = name;
+  return {
+      {"mediaType", d.media_type}, {"digest", d.digest}, {"size", d.size}, {"annotations", ann}};
+}
+
+// An index.json entry as a Descriptor, with its annotations but the name.
+Descriptor FromJson(const json& m) {
+  Descriptor d{m.value("mediaType", ""), m.value("digest", ""), m.value("size", 0)};
+  if (m.contains("annotations") && m["annotations"].is_object()) {
+    for (const auto& [k, v] : m["annotations"].items())
+      if (k != kRefAnnotation && v.is_string()) d.annotations[k] = v.get<std::string>();
+  }
+  return d;
 }
 
 std::string RefOf(const json& m) {
@@ -134,8 +145,7 @@ Result<std::optional<Descriptor>> Store::GetRef(const std::string& name) const {
   json index = TRY(LoadIndex(dir_));
   for (const auto& m : index["manifests"]) {
     if (RefOf(m) != name) continue;
-    return std::optional<Descriptor>(
-        Descriptor{m.value("mediaType", ""), m.value("digest", ""), m.value("size", 0)});
+    return std::optional<Descriptor>(FromJson(m));
   }
   return std::optional<Descriptor>();
 }
@@ -161,8 +171,7 @@ Result<std::vector<std::pair<std::string, Descriptor>>> Store::ListRefs() const 
   json index = TRY(LoadIndex(dir_));
   std::vector<std::pair<std::string, Descriptor>> out;
   for (const auto& m : index["manifests"]) {
-    out.emplace_back(RefOf(m), Descriptor{m.value("mediaType", ""), m.value("digest", ""),
-                                          m.value("size", 0)});
+    out.emplace_back(RefOf(m), FromJson(m));
   }
   return out;
 }

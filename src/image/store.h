@@ -21,6 +21,16 @@ namespace skiff::image {
 using Descriptor = oci::Descriptor;
 
 inline constexpr const char* kRefAnnotation = "org.opencontainers.image.ref.name";
+// On a reference pulled through a manifest list / OCI index: that index's digest, the one
+// Docker shows in RepoDigests and `pull` prints. The index blob is in the store (kept by
+// garbage collection while a reference names it, its other platforms' manifests not).
+inline constexpr const char* kIndexAnnotation = "io.skiff.index.digest";
+
+// The digest a reference was pulled by: its index's when it has one, else its own.
+inline std::string PulledDigest(const oci::Descriptor& d) {
+  auto it = d.annotations.find(kIndexAnnotation);
+  return it == d.annotations.end() ? d.digest : it->second;
+}
 
 class Store;
 

@@ -11,6 +11,7 @@
 
 #include "base/digest.h"
 #include "base/file.h"
+#include "image/images.h"
 #include "image/push.h"
 #include "image/reference.h"
 #include "registry.h"
@@ -40,6 +41,42 @@ class PullTest : public RegistryTest {
     args.push_back("docker://" + reg_->host() + "/x:1");
     CmdResult r = Skopeo(args);
     ASSERT_EQ(r.code, 0) << r.err;
+  }
+  // A multi-platform image: an OCI index of an amd64 image (a) and an arm64/v8 one (b).
+  struct Multi {
+    oci::Descriptor a, b;
+    TestLayer arm;           // b's layer
+    std::string index, idx;  // the index's bytes and digest
+  };
+  // A registry holding a Multi at x:multi.
+  Multi SeedMulti() {
+    Multi m;
+    m.index = SeedMulti(&m.a, &m.b, &m.arm);
+    m.idx = Sha256Digest(m.index);
+    return m;
+  }
+  std::string SeedMulti(oci::Descriptor* a, oci::Descriptor* b, TestLayer* arm) {
+    reg_ = StartRegistry();
+    if (!reg_) return "";
+    TestLayer amd = MakeLayer("gzip");
+    *arm = MakeLayer("gzip", 1000);  // gzip: skopeo would compress a bare tar
+    std::string src = TempDir("src");
+    *a = MakeImage(src, "", {amd}, "amd64");
+    *b = MakeImage(src, "", {*arm}, "arm64");
+    a->platform = oci::Platform{.os = "linux", .architecture = "amd64"};
+    b->platform = oci::Platform{.os = "linux", .architecture = "arm64", .variant = "v8"};
+    std::string index = oci::IndexJson(oci::Index{.manifests = {*b, *a}});
+    Store src_store = Store::Open(src).value();
+    EXPECT_TRUE(src_store.PutBlob(index).ok());
+    EXPECT_TRUE(src_store
+                    .SetRef("multi", oci::Descriptor{.media_type = oci::kMediaOciIndex,
+                                                     .digest = Sha256Digest(index),
+                                                     .size = (int64_t)index.size()})
+                    .ok());
+    CmdResult c = Skopeo({"copy", "--all", "--dest-tls-verify=false", "oci:" + src + ":multi",
+                          "docker://" + reg_->host() + "/x:multi"});
+    EXPECT_EQ(c.code, 0) << c.err;
+    return index;
   }
   PullOptions Options() {
     PullOptions o;
@@ -191,27 +228,11 @@ TEST_F(PullTest, BearerTokenFlowWithOneCachedToken) {
 }
 
 TEST_F(PullTest, ManifestListSelectsPlatform) {
-  reg_ = StartRegistry();
+  oci::Descriptor a, b;
+  TestLayer arm;
+  std::string index = SeedMulti(&a, &b, &arm);
   ASSERT_NE(reg_, nullptr);
-  TestLayer amd = MakeLayer("gzip");
-  TestLayer arm = MakeLayer("gzip", 1000);  // gzip: skopeo would compress a bare tar
-  std::string src = TempDir("src");
-  oci::Descriptor a = MakeImage(src, "", {amd}, "amd64");
-  oci::Descriptor b = MakeImage(src, "", {arm}, "arm64");
-  a.platform = oci::Platform{.os = "linux", .architecture = "amd64"};
-  b.platform = oci::Platform{.os = "linux", .architecture = "arm64", .variant = "v8"};
-  std::string index = oci::IndexJson(oci::Index{.manifests = {b, a}});
-  Store src_store = Store::Open(src).value();
-  ASSERT_TRUE(src_store.PutBlob(index).ok());
-  ASSERT_TRUE(src_store
-                  .SetRef("multi", oci::Descriptor{.media_type = oci::kMediaOciIndex,
-                                                   .digest = Sha256Digest(index),
-                                                   .size = (int64_t)index.size()})
-                  .ok());
-  CmdResult c = Skopeo({"copy", "--all", "--dest-tls-verify=false", "oci:" + src + ":multi",
-                        "docker://" + reg_->host() + "/x:multi"});
-  ASSERT_EQ(c.code, 0) << c.err;
-
+  ASSERT_FALSE(HasFailure());
   Store store = OpenStore();
   PullOptions o = Options();
   o.platform = oci::Platform{.os = "linux", .architecture = "amd64"};
@@ -233,6 +254,100 @@ TEST_F(PullTest, ManifestListSelectsPlatform) {
   ASSERT_FALSE(r3.ok());
   EXPECT_NE(r3.error().msg.find("linux/arm64/v8, linux/amd64"), std::string::npos)
       << r3.error().Message();
+}
+
+// What Docker keeps of a manifest list: the index's digest is the one pulled, it is stored
+// with the reference and its blob is in the store, so that a pull by that digest needs no
+// registry; garbage collection keeps it while a reference names it.
+TEST_F(PullTest, ManifestListDigestKeptAndPullByItFromTheStore) {
+  Multi m = SeedMulti();
+  ASSERT_NE(reg_, nullptr);
+  ASSERT_FALSE(HasFailure());
+  const std::string& idx = m.idx;
+  Store store = OpenStore();
+  PullOptions o = Options();
+  o.platform = oci::Platform{.os = "linux", .architecture = "amd64"};
+  auto r = Pull(store, reg_->host() + "/x:multi", o);
+  ASSERT_TRUE(r.ok()) << r.error().Message();
+  EXPECT_EQ(r->digest(), idx);
+  EXPECT_FALSE(r->from_store);
+  EXPECT_EQ(store.ReadBlob(idx).value(), m.index);
+  auto named = store.GetRef(r->ref).value();
+  ASSERT_TRUE(named.has_value());
+  EXPECT_EQ(named->digest, m.a.digest);
+  EXPECT_EQ(image::PulledDigest(*named), idx);
+
+  reg_->Stop();  // from here on, only the store can answer
+  auto again = Pull(store, reg_->host() + "/x@" + idx, o);
+  ASSERT_TRUE(again.ok()) << again.error().Message();
+  EXPECT_TRUE(again->from_store);
+  EXPECT_EQ(again->manifest.digest, m.a.digest);
+  EXPECT_EQ(again->index_digest, idx);
+  EXPECT_EQ(again->layers_present, 1);
+  EXPECT_EQ(image::PulledDigest(store.GetRef(again->ref).value().value()), idx);
+  // The platform manifest by its own digest too.
+  auto by_manifest = Pull(store, reg_->host() + "/x@" + m.a.digest, o);
+  ASSERT_TRUE(by_manifest.ok()) << by_manifest.error().Message();
+  EXPECT_TRUE(by_manifest->from_store);
+  EXPECT_EQ(by_manifest->index_digest, "");
+  // The arm64 image is not in the store: that needs the registry, which is gone.
+  o.platform = oci::ParsePlatform("linux/arm64").value();
+  auto arm_pull = Pull(store, reg_->host() + "/x@" + idx, o);
+  ASSERT_FALSE(arm_pull.ok());
+  EXPECT_EQ(arm_pull.error().code, ECONNREFUSED) << arm_pull.error().Message();
+
+  // GC keeps the index while a reference names it, and drops it with the last one.
+  ASSERT_TRUE(store.RemoveRef(r->ref).ok());
+  ASSERT_TRUE(store.RemoveRef(by_manifest->ref).ok());
+  ASSERT_TRUE(image::CollectGarbage(store).ok());
+  EXPECT_TRUE(store.HasBlob(idx));
+  EXPECT_TRUE(store.HasBlob(m.a.digest));
+  ASSERT_TRUE(store.RemoveRef(again->ref).ok());
+  ASSERT_TRUE(image::CollectGarbage(store).ok());
+  EXPECT_EQ(StoreFiles(store.dir()), std::vector<std::string>{});
+}
+
+// The same through the CLI, as Docker shows it: `pull` prints the index's digest, and
+// `image inspect` has it in RepoDigests (once, whether pulled by tag or by that digest).
+TEST_F(PullTest, ManifestListDigestInCliOutputAndInspect) {
+  Multi m = SeedMulti();
+  ASSERT_NE(reg_, nullptr);
+  ASSERT_FALSE(HasFailure());
+  const std::string& idx = m.idx;
+  std::string root = TempDir("cliroot");
+  auto skiff = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {SKIFF_BIN, "--root", root});
+    return RunCommand(args, work_, CmdOptions{.timeout_ms = 60000});
+  };
+  auto inspect = [&](const std::string& ref) {
+    CmdResult r = skiff({"image", "inspect", ref});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return r.code == 0 ? nlohmann::json::parse(r.out)[0] : nlohmann::json();
+  };
+  std::string name = reg_->host() + "/x";
+  CmdResult pull = skiff({"pull", "--platform", "linux/amd64", name + ":multi"});
+  ASSERT_EQ(pull.code, 0) << pull.err;
+  EXPECT_NE(pull.out.find("Digest: " + idx + "\n"), std::string::npos) << pull.out;
+  nlohmann::json doc = inspect(name + ":multi");
+  EXPECT_EQ(doc["RepoDigests"], nlohmann::json::array({name + "@" + idx})) << doc.dump();
+  EXPECT_TRUE(Exists(root + "/oci/blobs/sha256/" + idx.substr(7)));
+
+  reg_->Stop();
+  CmdResult by_digest = skiff({"pull", "--platform", "linux/amd64", name + "@" + idx});
+  ASSERT_EQ(by_digest.code, 0) << by_digest.err;
+  EXPECT_NE(by_digest.out.find("Digest: " + idx + "\n"), std::string::npos) << by_digest.out;
+  doc = inspect(name + "@" + idx);
+  EXPECT_EQ(doc["RepoDigests"], nlohmann::json::array({name + "@" + idx})) << doc.dump();
+  EXPECT_EQ(doc["RepoTags"], nlohmann::json::array()) << doc.dump();  // a digest is no tag
+  EXPECT_EQ(doc["Architecture"], "amd64");
+  // By ID, with both references: the tag, and the one digest once.
+  doc = inspect(doc["Id"].get<std::string>());
+  EXPECT_EQ(doc["RepoDigests"], nlohmann::json::array({name + "@" + idx})) << doc.dump();
+  EXPECT_EQ(doc["RepoTags"], nlohmann::json::array({name + ":multi"})) << doc.dump();
+
+  CmdResult rmi = skiff({"rmi", name + ":multi", name + "@" + idx});
+  ASSERT_EQ(rmi.code, 0) << rmi.err;
+  EXPECT_EQ(StoreFiles(root + "/oci"), std::vector<std::string>{});
 }
 
 TEST_F(PullTest, ZstdLayer) {
