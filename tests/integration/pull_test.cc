@@ -51,32 +51,28 @@ class PullTest : public RegistryTest {
   // A registry holding a Multi at x:multi.
   Multi SeedMulti() {
     Multi m;
-    m.index = SeedMulti(&m.a, &m.b, &m.arm);
-    m.idx = Sha256Digest(m.index);
-    return m;
-  }
-  std::string SeedMulti(oci::Descriptor* a, oci::Descriptor* b, TestLayer* arm) {
     reg_ = StartRegistry();
-    if (!reg_) return "";
+    if (!reg_) return m;
     TestLayer amd = MakeLayer("gzip");
-    *arm = MakeLayer("gzip", 1000);  // gzip: skopeo would compress a bare tar
+    m.arm = MakeLayer("gzip", 1000);  // gzip: skopeo would compress a bare tar
     std::string src = TempDir("src");
-    *a = MakeImage(src, "", {amd}, "amd64");
-    *b = MakeImage(src, "", {*arm}, "arm64");
-    a->platform = oci::Platform{.os = "linux", .architecture = "amd64"};
-    b->platform = oci::Platform{.os = "linux", .architecture = "arm64", .variant = "v8"};
-    std::string index = oci::IndexJson(oci::Index{.manifests = {*b, *a}});
+    m.a = MakeImage(src, "", {amd}, "amd64");
+    m.b = MakeImage(src, "", {m.arm}, "arm64");
+    m.a.platform = oci::Platform{.os = "linux", .architecture = "amd64"};
+    m.b.platform = oci::Platform{.os = "linux", .architecture = "arm64", .variant = "v8"};
+    m.index = oci::IndexJson(oci::Index{.manifests = {m.b, m.a}});
+    m.idx = Sha256Digest(m.index);
     Store src_store = Store::Open(src).value();
-    EXPECT_TRUE(src_store.PutBlob(index).ok());
+    EXPECT_TRUE(src_store.PutBlob(m.index).ok());
     EXPECT_TRUE(src_store
                     .SetRef("multi", oci::Descriptor{.media_type = oci::kMediaOciIndex,
-                                                     .digest = Sha256Digest(index),
-                                                     .size = (int64_t)index.size()})
+                                                     .digest = m.idx,
+                                                     .size = (int64_t)m.index.size()})
                     .ok());
     CmdResult c = Skopeo({"copy", "--all", "--dest-tls-verify=false", "oci:" + src + ":multi",
                           "docker://" + reg_->host() + "/x:multi"});
     EXPECT_EQ(c.code, 0) << c.err;
-    return index;
+    return m;
   }
   PullOptions Options() {
     PullOptions o;
@@ -228,11 +224,12 @@ TEST_F(PullTest, BearerTokenFlowWithOneCachedToken) {
 }
 
 TEST_F(PullTest, ManifestListSelectsPlatform) {
-  oci::Descriptor a, b;
-  TestLayer arm;
-  std::string index = SeedMulti(&a, &b, &arm);
+  Multi m = SeedMulti();
   ASSERT_NE(reg_, nullptr);
   ASSERT_FALSE(HasFailure());
+  const oci::Descriptor &a = m.a, &b = m.b;
+  const TestLayer& arm = m.arm;
+  const std::string& index = m.index;
   Store store = OpenStore();
   PullOptions o = Options();
   o.platform = oci::Platform{.os = "linux", .architecture = "amd64"};
