@@ -307,6 +307,42 @@ TEST_F(UnpackTest, StreamsFromAPipe) {
   EXPECT_EQ(ReadText(dest_ + "/b"), "b");
 }
 
+// Decompression runs on a thread of its own, a few buffers ahead of the extractor: a source
+// that fails midway fails the unpack with its own error, and an entry that fails stops the
+// reading at once (the rest of a 64 MiB layer is not read, and nothing hangs).
+TEST_F(UnpackTest, DecompressionThreadPassesErrorsBothWays) {
+  std::string blob = MakeTar({File("a", std::string(64 << 20, 'a'))}, ARCHIVE_FILTER_GZIP);
+  int fd = ::open(dest_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  size_t off = 0;
+  image::ByteSource failing = [&](void* buf, size_t n) -> Result<size_t> {
+    if (off > blob.size() / 2) return MakeError(ECONNRESET, "connection reset by the test");
+    n = std::min(n, blob.size() - off);
+    memcpy(buf, blob.data() + off, n);
+    off += n;
+    return n;
+  };
+  auto r = image::UnpackLayer(failing, fd, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().Message().find("connection reset by the test"), std::string::npos)
+      << r.error().Message();
+
+  std::string hostile = MakeTar({File("../escape", "x"), File("big", std::string(64 << 20, 'b'))});
+  off = 0;
+  image::ByteSource counted = [&](void* buf, size_t n) -> Result<size_t> {
+    n = std::min(n, hostile.size() - off);
+    memcpy(buf, hostile.data() + off, n);
+    off += n;
+    return n;
+  };
+  r = image::UnpackLayer(counted, fd, {});
+  ::close(fd);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().Message(), "entry \"../escape\": path escapes the layer root");
+  EXPECT_LT(off, hostile.size() / 4) << "the source was read on after the unpack failed";
+  ExpectOutsideUntouched();
+}
+
 TEST_F(UnpackTest, SparseFileFromGnuTar) {
   std::string src = base_ + "/src";
   ASSERT_TRUE(Mkdir(src));
