@@ -22,6 +22,7 @@
 #include "base/digest.h"
 #include "base/fd.h"
 #include "base/syscalls.h"
+#include "image/gunzip.h"
 #include "image/whiteout.h"
 
 namespace skiff::image {
@@ -511,12 +512,17 @@ class Inflater {
     size_t size = 0;
   };
   static la_ssize_t ReadBlob(archive* a, void* p, const void** buf);
+  Status OpenArchive();
+  // The next piece of the tar stream into buf (0 at its end), by ISA-L or by libarchive.
+  Result<size_t> Inflate(void* buf, size_t n);
   void Run();
   void Fail(Error e, bool source);
 
   const ByteSource& src_;
+  std::unique_ptr<Gunzip> gz_;  // gzip blobs where ISA-L loads; raw_ for the rest
   ArchivePtr raw_;
   std::vector<char> in_buf_ = std::vector<char>(kBufSize);
+  std::string first_;               // read by Open to tell gzip, given to raw_ before the rest
   std::optional<Error> src_error_;  // Run's, from ReadBlob
   std::thread thread_;
 
@@ -530,6 +536,14 @@ class Inflater {
 
 la_ssize_t Inflater::ReadBlob(archive* a, void* p, const void** buf) {
   auto* in = static_cast<Inflater*>(p);
+  if (!in->first_.empty()) {  // hashed by Open
+    in->in_buf_.assign(in->first_.begin(), in->first_.end());
+    in->in_buf_.resize(std::max(kBufSize, in->first_.size()));
+    size_t n = in->first_.size();
+    in->first_.clear();
+    *buf = in->in_buf_.data();
+    return static_cast<la_ssize_t>(n);
+  }
   Result<size_t> n = in->src_(in->in_buf_.data(), in->in_buf_.size());
   if (!n.ok()) {
     in->src_error_ = n.error();
@@ -543,6 +557,33 @@ la_ssize_t Inflater::ReadBlob(archive* a, void* p, const void** buf) {
 }
 
 Status Inflater::Open() {
+  // The first bytes say gzip or not (1f 8b); a source may give them one at a time.
+  while (first_.size() < 2) {
+    Result<size_t> n = src_(in_buf_.data(), in_buf_.size());
+    if (!n.ok()) return std::move(n).error().Wrap("read layer");
+    if (*n == 0) break;
+    blob_hash.Update(in_buf_.data(), *n);
+    blob_bytes += static_cast<int64_t>(*n);
+    first_.append(in_buf_.data(), *n);
+  }
+  if (first_.empty()) return MakeError(0, "read layer: empty blob");
+  for (int i = 0; i < kBuffers; ++i) free_.push_back(std::make_unique<Chunk>());
+  if (first_.size() >= 2 && static_cast<uint8_t>(first_[0]) == 0x1f &&
+      static_cast<uint8_t>(first_[1]) == 0x8b) {
+    ByteSource hashed = [this](void* buf, size_t n) -> Result<size_t> {
+      size_t got = TRY(src_(buf, n));
+      blob_hash.Update(buf, got);
+      blob_bytes += static_cast<int64_t>(got);
+      return got;
+    };
+    gz_ = Gunzip::New(std::move(first_), std::move(hashed));
+    first_.clear();
+    if (gz_) return Ok();
+  }
+  return OpenArchive();
+}
+
+Status Inflater::OpenArchive() {
   raw_.reset(archive_read_new());
   if (!raw_) return MakeError(ENOMEM, "archive_read_new");
   // Only the media types of image-spec (tar, tar+gzip, tar+zstd), each through its library:
@@ -558,8 +599,20 @@ Status Inflater::Open() {
   if ((r != ARCHIVE_OK && blob_bytes == 0) || r == ARCHIVE_EOF)
     return MakeError(0, "read layer: empty blob");
   if (r < ARCHIVE_WARN) return ArchiveError(raw_.get(), "read layer");
-  for (int i = 0; i < kBuffers; ++i) free_.push_back(std::make_unique<Chunk>());
   return Ok();
+}
+
+Result<size_t> Inflater::Inflate(void* buf, size_t n) {
+  if (gz_) {
+    auto r = gz_->Read(buf, n);
+    if (!r.ok() && gz_->source_failed()) src_error_ = r.error();
+    return r;
+  }
+  la_ssize_t got = archive_read_data(raw_.get(), buf, n);
+  if (got >= 0) return static_cast<size_t>(got);
+  if (src_error_) return *src_error_;
+  const char* s = archive_error_string(raw_.get());
+  return MakeError(0, "%s", s ? s : "decompression failed");
 }
 
 void Inflater::Fail(Error e, bool source) {
@@ -580,16 +633,12 @@ void Inflater::Run() {
       c = std::move(free_.front());
       free_.pop_front();
     }
-    la_ssize_t n = archive_read_data(raw_.get(), c->data.data(), c->data.size());
-    if (n < 0) {
-      if (src_error_) return Fail(std::move(*src_error_), true);
-      const char* s = archive_error_string(raw_.get());
-      return Fail(MakeError(0, "%s", s ? s : "decompression failed"), false);
-    }
-    if (n == 0) break;
-    tar_hash.Update(c->data.data(), static_cast<size_t>(n));
-    tar_bytes += n;
-    c->size = static_cast<size_t>(n);
+    Result<size_t> n = Inflate(c->data.data(), c->data.size());
+    if (!n.ok()) return Fail(std::move(n).error(), src_error_.has_value());
+    if (*n == 0) break;
+    tar_hash.Update(c->data.data(), *n);
+    tar_bytes += static_cast<int64_t>(*n);
+    c->size = *n;
     std::lock_guard<std::mutex> l(mu_);
     full_.push_back(std::move(c));
     cv_.notify_all();
