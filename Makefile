@@ -6,7 +6,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Every Debian package the build, the tests, the demo and the benchmarks need.
 PACKAGES := build-essential cmake pkg-config libgtest-dev nlohmann-json3-dev libcli11-dev \
   libseccomp-dev libcap-dev libcurl4-openssl-dev libssl-dev libarchive-dev libmnl-dev \
-  libnftables-dev libzstd-dev busybox-static runc crun hyperfine strace containerd podman conmon \
+  libnftables-dev libzstd-dev libisal-dev busybox-static runc crun hyperfine strace containerd podman conmon \
   docker-registry skopeo umoci debootstrap apache2-utils zstd curl
 
 .PHONY: all deps build demo check unit integration asan bench clean

@@ -14,6 +14,7 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cstring>
@@ -284,6 +285,60 @@ TEST_F(UnpackTest, GzipAndZstdDigestsAndDiffIds) {
             std::string::npos);
 }
 
+// One gzip member of data, as gzip(1) writes it.
+std::string GzipMember(const std::string& data) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&z, data.size()) + 64, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+// gzip goes through ISA-L (image/gunzip.cc) where it loads: a tar split over two gzip
+// members, fed 1 byte, 7919 bytes or 1 MiB at a time (member ends and headers across reads),
+// unpacks whole; a bad CRC or a cut member is refused.
+TEST_F(UnpackTest, GzipMembersAcrossReadsAndBadChecksums) {
+  std::vector<E> entries = {Dir("d"), File("d/big", std::string(1 << 20, 'z')), File("x", "x")};
+  for (int i = 0; i < 200; ++i) entries.push_back(File(StrFormat("d/f%d", i), std::string(i, 'q')));
+  std::string plain = MakeTar(entries);
+  size_t cut = plain.size() / 3 + 5;
+  std::string blob = GzipMember(plain.substr(0, cut)) + GzipMember(plain.substr(cut));
+  for (size_t chunk : {size_t{1}, size_t{7919}, size_t{1} << 20}) {
+    std::string dir = NewDest(StrFormat("gz%zu", chunk));
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    size_t off = 0;
+    image::ByteSource src = [&](void* buf, size_t n) -> Result<size_t> {
+      n = std::min({n, blob.size() - off, chunk});
+      memcpy(buf, blob.data() + off, n);
+      off += n;
+      return n;
+    };
+    UnpackOptions opts;
+    opts.expected_diff_id = Sha256Digest(plain);
+    auto r = image::UnpackLayer(src, fd, opts);
+    ::close(fd);
+    ASSERT_TRUE(r.ok()) << "chunk " << chunk << ": " << r.error().Message();
+    EXPECT_EQ(r->digest, Sha256Digest(blob));
+    EXPECT_EQ(r->uncompressed_bytes, static_cast<int64_t>(plain.size()));
+    EXPECT_EQ(ReadText(dir + "/d/big"), std::string(1 << 20, 'z'));
+    EXPECT_EQ(ReadText(dir + "/d/f199"), std::string(199, 'q'));
+    RemoveTree(dir);
+  }
+  std::string bad_crc = GzipMember(plain);
+  bad_crc[bad_crc.size() - 8] ^= 0x55;  // the trailer: CRC-32, then the length
+  EXPECT_NE(Err(bad_crc), "OK");
+  std::string one = GzipMember(plain);
+  std::string err = Err(one.substr(0, one.size() - 4));  // the length missing
+  EXPECT_NE(err.find("runcated"), std::string::npos) << err;
+}
+
 TEST_F(UnpackTest, StreamsFromAPipe) {
   std::string blob =
       MakeTar({File("a", std::string(5 << 20, 'a')), File("b", "b")}, ARCHIVE_FILTER_GZIP);
@@ -305,6 +360,42 @@ TEST_F(UnpackTest, StreamsFromAPipe) {
   EXPECT_EQ(r->digest, Sha256Digest(blob));
   EXPECT_EQ(Lstat(dest_ + "/a").st_size, 5 << 20);
   EXPECT_EQ(ReadText(dest_ + "/b"), "b");
+}
+
+// Decompression runs on a thread of its own, a few buffers ahead of the extractor: a source
+// that fails midway fails the unpack with its own error, and an entry that fails stops the
+// reading at once (the rest of a 64 MiB layer is not read, and nothing hangs).
+TEST_F(UnpackTest, DecompressionThreadPassesErrorsBothWays) {
+  std::string blob = MakeTar({File("a", std::string(64 << 20, 'a'))}, ARCHIVE_FILTER_GZIP);
+  int fd = ::open(dest_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  size_t off = 0;
+  image::ByteSource failing = [&](void* buf, size_t n) -> Result<size_t> {
+    if (off > blob.size() / 2) return MakeError(ECONNRESET, "connection reset by the test");
+    n = std::min(n, blob.size() - off);
+    memcpy(buf, blob.data() + off, n);
+    off += n;
+    return n;
+  };
+  auto r = image::UnpackLayer(failing, fd, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().Message().find("connection reset by the test"), std::string::npos)
+      << r.error().Message();
+
+  std::string hostile = MakeTar({File("../escape", "x"), File("big", std::string(64 << 20, 'b'))});
+  off = 0;
+  image::ByteSource counted = [&](void* buf, size_t n) -> Result<size_t> {
+    n = std::min(n, hostile.size() - off);
+    memcpy(buf, hostile.data() + off, n);
+    off += n;
+    return n;
+  };
+  r = image::UnpackLayer(counted, fd, {});
+  ::close(fd);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().Message(), "entry \"../escape\": path escapes the layer root");
+  EXPECT_LT(off, hostile.size() / 4) << "the source was read on after the unpack failed";
+  ExpectOutsideUntouched();
 }
 
 TEST_F(UnpackTest, SparseFileFromGnuTar) {

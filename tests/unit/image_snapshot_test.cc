@@ -2,8 +2,12 @@
 // callbacks here write plain files; the real unpacker has its own root tests.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/fs.h>
+#include <linux/magic.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -164,6 +168,20 @@ TEST_F(LayerStoreTest, RemoveUnusedKeepsWhatIsInUse) {
   // A removed layer can come back.
   ASSERT_TRUE(store_->Ensure(kA, WriteHello).ok());
   EXPECT_TRUE(store_->Has(kA));
+}
+
+// ext4 spreads the layers over block groups (see HintUnrelatedSubdirs): the layers dir is
+// marked as a top of unrelated hierarchies, as chattr +T would.
+TEST_F(LayerStoreTest, LayersDirIsATopDirOnExt4) {
+  struct statfs fs {};
+  ASSERT_EQ(::statfs(dir_.c_str(), &fs), 0);
+  if (fs.f_type != EXT4_SUPER_MAGIC) GTEST_SKIP() << "not on ext4";
+  int fd = ::open((dir_ + "/layers").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  int flags = 0;
+  EXPECT_EQ(::ioctl(fd, FS_IOC_GETFLAGS, &flags), 0);
+  ::close(fd);
+  EXPECT_TRUE(flags & FS_TOPDIR_FL) << std::hex << flags;
 }
 
 TEST_F(LayerStoreTest, RefusesBadChainIds) {
