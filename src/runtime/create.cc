@@ -86,24 +86,6 @@ Result<std::string> ResolveBundle(const std::string& bundle) {
   return std::string(buf);
 }
 
-oci::Resources ResourcesWithDefaults(const oci::Spec& spec) {
-  oci::Resources r;
-  if (spec.linux && spec.linux->resources) r = *spec.linux->resources;
-  // As runc: deny everything not listed, then the default devices and those of the spec.
-  std::vector<oci::DeviceRule> rules;
-  rules.push_back({false, "a", std::nullopt, std::nullopt, "rwm"});
-  for (const auto& d : r.devices) rules.push_back(d);
-  for (const auto& d : DefaultDeviceRules()) rules.push_back(d);
-  if (spec.linux) {
-    for (const auto& d : spec.linux->devices) {
-      if (d.type == "p") continue;
-      rules.push_back({true, d.type == "b" ? "b" : "c", d.major, d.minor, "rwm"});
-    }
-  }
-  r.devices = std::move(rules);
-  return r;
-}
-
 // A rootless caller may not be able to make cgroups at all; that only matters when the
 // spec asks for limits.
 bool RootlessWithoutLimits(const oci::Spec& spec, int err) {
@@ -170,6 +152,50 @@ Status WaitForChild(const ChildWait& w, pid_t* pid) {
 }
 
 }  // namespace
+
+namespace {
+
+bool SameDeviceRule(const oci::DeviceRule& a, const oci::DeviceRule& b) {
+  auto type = [](const std::string& t) { return t.empty() ? std::string("a") : t; };
+  auto access = [](const std::string& x) { return x.empty() ? std::string("rwm") : x; };
+  return a.allow == b.allow && type(a.type) == type(b.type) && a.major == b.major &&
+         a.minor == b.minor && access(a.access) == access(b.access);
+}
+
+// A rule already applied, with only rules of the same kind (allow or deny) since, changes
+// nothing when applied again: v1 devices.allow/deny rules grow or shrink the set one way.
+// An engine's spec lists the default devices that the runtime adds too (Docker's and
+// skiff's engines both do): each would be written twice.
+bool Redundant(const std::vector<oci::DeviceRule>& rules, const oci::DeviceRule& r) {
+  for (size_t i = rules.size(); i-- > 0;) {
+    if (SameDeviceRule(rules[i], r)) return true;
+    if (rules[i].allow != r.allow) return false;
+  }
+  return false;
+}
+
+}  // namespace
+
+oci::Resources ResourcesWithDefaults(const oci::Spec& spec) {
+  oci::Resources r;
+  if (spec.linux && spec.linux->resources) r = *spec.linux->resources;
+  // As runc: deny everything not listed, then the default devices and those of the spec.
+  std::vector<oci::DeviceRule> rules;
+  auto add = [&](const oci::DeviceRule& d) {
+    if (!Redundant(rules, d)) rules.push_back(d);
+  };
+  add({false, "a", std::nullopt, std::nullopt, "rwm"});
+  for (const auto& d : r.devices) add(d);
+  for (const auto& d : DefaultDeviceRules()) add(d);
+  if (spec.linux) {
+    for (const auto& d : spec.linux->devices) {
+      if (d.type == "p") continue;
+      add({true, d.type == "b" ? "b" : "c", d.major, d.minor, "rwm"});
+    }
+  }
+  r.devices = std::move(rules);
+  return r;
+}
 
 Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   TRY(ValidateId(opts.id));
