@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -314,9 +315,22 @@ Result<std::vector<ContainerRecord>> RecordStore::ListUnlocked() const {
 
 Result<std::vector<ContainerRecord>> RecordStore::List() const { return ListUnlocked(); }
 
+Result<std::string> RecordStore::NewDir() {
+  for (;;) {
+    std::string id = TRY(NewContainerId());
+    if (::mkdir(Dir(id).c_str(), 0700) == 0) return id;
+    if (errno != EEXIST) return Errno("mkdir %s", Dir(id).c_str());
+  }
+}
+
 Result<ContainerRecord> RecordStore::Create(ContainerRecord rec) {
   rec.name = StripSlash(rec.name);
   if (!rec.name.empty()) TRY(ValidateContainerName(rec.name));
+  bool own_dir = rec.id.empty();
+  if (!own_dir && (!IsHexId(rec.id) || !PathExists(Dir(rec.id))))
+    return MakeError(EINVAL, "create: \"%s\" is not a directory from NewDir", rec.id.c_str());
+  if (!own_dir && PathExists(Dir(rec.id) + "/record.json"))
+    return MakeError(EEXIST, "create: container %s already has a record", rec.id.c_str());
   FileLock lock = TRY(LockStore(dir_));
   std::vector<ContainerRecord> all = TRY(ListUnlocked());
   std::set<std::string> names;
@@ -332,14 +346,13 @@ Result<ContainerRecord> RecordStore::Create(ContainerRecord rec) {
       if (attempt >= 10) rec.name += std::to_string(attempt % 100);
     }
   }
-  rec.id = TRY(NewContainerId());
+  if (own_dir) rec.id = TRY(NewDir());
   rec.created = NowRfc3339Nano();
   if (rec.started_at.empty()) rec.started_at = kZeroTime;
   if (rec.finished_at.empty()) rec.finished_at = kZeroTime;
-  if (::mkdir(Dir(rec.id).c_str(), 0700) != 0) return Errno("mkdir %s", Dir(rec.id).c_str());
   Status st = Write(rec);
   if (!st.ok()) {
-    (void)RemoveAll(Dir(rec.id));
+    if (own_dir) (void)RemoveAll(Dir(rec.id));
     return std::move(st).error();
   }
   return rec;
@@ -373,7 +386,8 @@ Result<ContainerRecord> RecordStore::Update(const std::string& id,
   fn(&r);
   if (r.id != before.id || r.name != before.name)
     return MakeError(0, "container %s: Update can't change the id or the name", id.c_str());
-  TRY(Write(r));
+  std::string json = RecordJson(r);
+  if (json != RecordJson(before)) TRY(WriteFileAtomic(Dir(r.id) + "/record.json", json, 0600));
   return r;
 }
 

@@ -92,14 +92,21 @@ class RecordStore {
   // <root>/containers, created when missing.
   static Result<RecordStore> Open(const std::string& root);
 
-  // Under the lock: gives the record a new id, a generated name when it has none, and a
-  // creation time; refuses a name in use with Docker's conflict text; writes the record.
+  // A new id and its directory, without a record: List and Lookup don't see it until
+  // Create writes one, so a container can be built in it (bundle, mounts) and appear whole.
+  Result<std::string> NewDir();
+  // Under the lock: a generated name when it has none, and a creation time; refuses a
+  // name in use with Docker's conflict text; writes the record, once. rec.id is a
+  // directory from NewDir (left for the caller to remove when Create fails), or empty for
+  // a new one.
   Result<ContainerRecord> Create(ContainerRecord rec);
   // By full id, then name, then unique id prefix: "No such container: X" (code 0, the
   // whole line is the message), or
   // "multiple IDs found with provided prefix: X".
   Result<ContainerRecord> Lookup(const std::string& ref) const;
-  // Read-modify-write of one record under the lock. fn may not change id or name.
+  // Read-modify-write of one record under the lock. fn may not change id or name. A record
+  // fn leaves as it was is not written again (each rewrite is a new inode on ext4, and the
+  // old one's block is freed: a synchronous discard with -o discard).
   Result<ContainerRecord> Update(const std::string& id,
                                  const std::function<void(ContainerRecord*)>& fn);
   Status Rename(const std::string& ref, const std::string& new_name);

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -248,6 +249,60 @@ TEST_F(EngineRecords, RenameUpdateRemove) {
   EXPECT_FALSE(s.Lookup("second").ok());
   EXPECT_FALSE(s.Remove(b.id).ok());
   EXPECT_EQ(s.List()->size(), 2u);
+}
+
+// A container is built in a directory from NewDir and appears only when Create writes its
+// record, once; a name conflict leaves the directory to the caller.
+TEST_F(EngineRecords, NewDirIsInvisibleUntilCreate) {
+  RecordStore s = Store();
+  auto id = s.NewDir();
+  ASSERT_TRUE(id.ok()) << id.error().Message();
+  EXPECT_TRUE(PathExists(s.Dir(*id)));
+  EXPECT_FALSE(PathExists(s.Dir(*id) + "/record.json"));
+  EXPECT_TRUE(s.List()->empty());
+  EXPECT_FALSE(s.Lookup(*id).ok());
+  ContainerRecord r = Make("built");
+  r.id = *id;
+  r.config.hostname = "h1";
+  auto made = s.Create(r);
+  ASSERT_TRUE(made.ok()) << made.error().Message();
+  EXPECT_EQ(made->id, *id);
+  EXPECT_EQ(s.Lookup("built")->config.hostname, "h1");
+  EXPECT_FALSE(s.Create(r).ok());  // it has its record already
+
+  auto other = *s.NewDir();
+  ContainerRecord dup = Make("built");
+  dup.id = other;
+  auto conflict = s.Create(dup);
+  ASSERT_FALSE(conflict.ok());
+  EXPECT_EQ(conflict.error().msg.rfind("Conflict. The container name \"/built\"", 0), 0u);
+  EXPECT_TRUE(PathExists(s.Dir(other)));
+  ContainerRecord bad = Make("x");
+  bad.id = std::string(64, 'f');  // not from NewDir
+  EXPECT_FALSE(s.Create(bad).ok());
+  EXPECT_EQ(s.List()->size(), 1u);
+}
+
+ino_t Inode(const std::string& path) {
+  struct stat st = {};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+// Each rewrite is a new inode and a freed block on ext4: an Update that changes nothing
+// writes nothing.
+TEST_F(EngineRecords, UpdateThatChangesNothingDoesNotWrite) {
+  RecordStore s = Store();
+  auto a = *s.Create(Make("same"));
+  std::string path = s.Dir(a.id) + "/record.json";
+  ino_t before = Inode(path);
+  ASSERT_NE(before, 0u);
+  auto u = s.Update(a.id, [](ContainerRecord* r) { r->error.clear(); });
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(Inode(path), before);
+  u = s.Update(a.id, [](ContainerRecord* r) { r->pid = 42; });
+  ASSERT_TRUE(u.ok());
+  EXPECT_NE(Inode(path), before);
+  EXPECT_EQ(s.Lookup(a.id)->pid, 42);
 }
 
 // Many processes, each with threads, creating at once: every record lands, ids and names
