@@ -87,6 +87,15 @@ Result<std::string> NewContainerId();
 // Docker's adjective_surname names.
 Result<std::string> GenerateName();
 
+// Deletes the tree at path (not following symlinks, not crossing into other mounts: EBUSY)
+// with its directories' removals overlapped. On ext4 mounted with -o discard every freed
+// block (each directory has one) costs a synchronous discard, about 4 ms here; a removal
+// one directory after the other waits for each in turn. The directories below the first
+// level are first renamed up into path (a rename frees nothing), so that all of them are
+// leaves, then emptied and removed from a few threads at once. A missing path is not an
+// error.
+Status RemoveTreeParallel(const std::string& path);
+
 class RecordStore {
  public:
   // <root>/containers, created when missing.
@@ -113,7 +122,8 @@ class RecordStore {
   // Every record, oldest first.
   Result<std::vector<ContainerRecord>> List() const;
   // Deletes the container's directory (record, bundle, logs). The directory is renamed away
-  // under the lock first, so a crash midway leaves no half record behind.
+  // under the lock first, so a crash midway leaves no half record behind; then its tree is
+  // removed by RemoveTreeParallel.
   Status Remove(const std::string& id);
 
   // <root>/containers/<id>: where the bundle, upper/, work/ and logs go too.
