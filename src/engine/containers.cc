@@ -219,6 +219,9 @@ Result<ContainerRecord> Create(Engine& e, const RunOptions& opts,
   rc.anonymous_volumes = anon;
   rec.config = rc;
   if (self_monitor) {
+    e.fresh_id = rec.id;
+    e.fresh_json = std::move(gen.json);
+    e.fresh_spec = std::move(gen.spec);
     rec.monitor_pid = ::getpid();
     rec.monitor_start = TRY(runtime::ProcessStartTime(::getpid()));
   }

@@ -207,10 +207,18 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   int preserve = listen_fds + opts.preserve_fds;
   TRY(CheckPreservedFds(preserve));
   std::string bundle = TRY(ResolveBundle(opts.bundle));
-  std::string config = TRY(ReadFile(bundle + "/config.json"));
-  oci::Spec spec = TRY(oci::ParseSpec(config).Wrap("config.json"));
-  TRY(oci::ValidateSpec(spec).Wrap("config.json"));
-  if (ex) ex->Stepf("runtime", "spec", "%s/config.json read and validated", bundle.c_str());
+  std::string config;
+  oci::Spec spec;
+  if (opts.config_json && opts.spec) {
+    config = *opts.config_json;
+    spec = *opts.spec;
+    if (ex) ex->Stepf("runtime", "spec", "%s/config.json as the engine wrote it", bundle.c_str());
+  } else {
+    config = TRY(ReadFile(bundle + "/config.json"));
+    spec = TRY(oci::ParseSpec(config).Wrap("config.json"));
+    TRY(oci::ValidateSpec(spec).Wrap("config.json"));
+    if (ex) ex->Stepf("runtime", "spec", "%s/config.json read and validated", bundle.c_str());
+  }
   bool terminal = spec.process && spec.process->terminal;
   bool proxy_tty = terminal && opts.console_socket.empty();
   if (proxy_tty && (!for_run || opts.detach))
