@@ -316,10 +316,11 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
     plan.trace_origin_ns = ex->origin_ns();
   }
 
+  int64_t clone_at = ex ? ex->Now() : 0;
   pid_t pid = TRY(child::Spawn(plan, join.clone_into.get()));
   if (ex) {
     ex->CloseChildEnd();
-    ExplainClone(*ex, plan, join.clone_into.valid(), pid);
+    ExplainClone(*ex, plan, join.clone_into.valid(), pid, clone_at);
   }
   c.pid = OwnedPid(pid);
   spawned = true;
