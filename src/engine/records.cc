@@ -480,13 +480,16 @@ Result<ContainerRecord> RecordStore::Lookup(const std::string& ref) const {
 Result<ContainerRecord> RecordStore::Update(const std::string& id,
                                             const std::function<void(ContainerRecord*)>& fn) {
   FileLock lock = TRY(LockStore(dir_));
-  ContainerRecord r = TRY(Load(id));
-  ContainerRecord before = r;
+  // The text as read: what RecordJson gave when it was written (a record from another
+  // version that formats differently is just written again).
+  std::string text = TRY(ReadFile(Dir(id) + "/record.json"));
+  ContainerRecord r = TRY(ParseRecord(text).Wrap("container " + id));
+  const std::string old_id = r.id, old_name = r.name;
   fn(&r);
-  if (r.id != before.id || r.name != before.name)
+  if (r.id != old_id || r.name != old_name)
     return MakeError(0, "container %s: Update can't change the id or the name", id.c_str());
   std::string json = RecordJson(r);
-  if (json != RecordJson(before)) TRY(WriteFileAtomic(Dir(r.id) + "/record.json", json, 0600));
+  if (json != text) TRY(WriteFileAtomic(Dir(r.id) + "/record.json", json, 0600));
   return r;
 }
 
