@@ -164,7 +164,8 @@ Result<ContainerRecord> Create(Engine& e, const RunOptions& opts,
   ExplainImage(opts.image, img.config_digest, lower);  // explain mode (container_ops.h)
 
   ContainerRecord rec;
-  rec.id = TRY(e.records.NewDir());
+  RecordStore::Building building = TRY(e.records.NewDir());  // locked until Create returns
+  rec.id = building.id;
   Undo undo{&e, rec.id};
   rec.name = opts.name;
   rec.image = opts.image;
@@ -430,6 +431,13 @@ Result<ContainerRecord> Refresh(Engine& e, const std::string& ref) {
 }
 
 Result<std::vector<ContainerRecord>> ListContainers(Engine& e) {
+  // What creates that died before their record left (a mounted rootfs, a bundle): no one
+  // can name them, so ps cleans them up, as it reconciles containers whose monitor died.
+  auto orphans = e.records.TakeOrphans();
+  if (orphans.ok()) {
+    for (const std::string& dir : *orphans)
+      if (UnmountAll(dir + "/rootfs").ok()) (void)RemoveTreeParallel(dir);
+  }
   std::vector<ContainerRecord> out;
   for (const ContainerRecord& r : TRY(e.records.List())) {
     auto cur = Refresh(e, r.id);

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -90,6 +91,17 @@ bool IsHexId(const std::string& s) {
   return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
            return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
          });
+}
+
+// The names in dir that are container ids (directories, with or without a record).
+Result<std::vector<std::string>> IdsIn(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return Errno("open %s", dir.c_str());
+  std::vector<std::string> ids;
+  while (struct dirent* e = ::readdir(d))
+    if (IsHexId(e->d_name)) ids.push_back(e->d_name);
+  ::closedir(d);
+  return ids;
 }
 
 Result<FileLock> LockStore(const std::string& dir) {
@@ -389,12 +401,7 @@ Status RecordStore::Write(const ContainerRecord& r) const {
 }
 
 Result<std::vector<ContainerRecord>> RecordStore::ListUnlocked() const {
-  DIR* d = ::opendir(dir_.c_str());
-  if (!d) return Errno("open %s", dir_.c_str());
-  std::vector<std::string> ids;
-  while (struct dirent* e = ::readdir(d))
-    if (IsHexId(e->d_name)) ids.push_back(e->d_name);
-  ::closedir(d);
+  std::vector<std::string> ids = TRY(IdsIn(dir_));
   std::vector<ContainerRecord> out;
   for (const auto& id : ids) {
     auto r = Load(id);
@@ -414,12 +421,42 @@ Result<std::vector<ContainerRecord>> RecordStore::ListUnlocked() const {
 
 Result<std::vector<ContainerRecord>> RecordStore::List() const { return ListUnlocked(); }
 
-Result<std::string> RecordStore::NewDir() {
+Result<std::string> RecordStore::MakeDirLocked() {
   for (;;) {
     std::string id = TRY(NewContainerId());
     if (::mkdir(Dir(id).c_str(), 0700) == 0) return id;
     if (errno != EEXIST) return Errno("mkdir %s", Dir(id).c_str());
   }
+}
+
+// mkdir and flock under the store lock, so that TakeOrphans never sees a live create's
+// directory unlocked.
+Result<RecordStore::Building> RecordStore::NewDir() {
+  FileLock lock = TRY(LockStore(dir_));
+  Building b;
+  b.id = TRY(MakeDirLocked());
+  b.lock = UniqueFd(::open(Dir(b.id).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!b.lock || ::flock(b.lock.get(), LOCK_EX) < 0) {
+    Error err = Errno("lock %s", Dir(b.id).c_str());
+    (void)::rmdir(Dir(b.id).c_str());
+    return err;
+  }
+  return b;
+}
+
+Result<std::vector<std::string>> RecordStore::TakeOrphans() {
+  FileLock lock = TRY(LockStore(dir_));
+  std::vector<std::string> ids = TRY(IdsIn(dir_));
+  std::vector<std::string> out;
+  for (const auto& id : ids) {
+    if (PathExists(Dir(id) + "/record.json")) continue;
+    UniqueFd fd(::open(Dir(id).c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) < 0) continue;  // being built
+    if (PathExists(Dir(id) + "/record.json")) continue;             // Create wrote it meanwhile
+    std::string gone = dir_ + "/.removing-" + id;
+    if (::rename(Dir(id).c_str(), gone.c_str()) == 0) out.push_back(gone);
+  }
+  return out;
 }
 
 Result<ContainerRecord> RecordStore::Create(ContainerRecord rec) {
@@ -445,7 +482,7 @@ Result<ContainerRecord> RecordStore::Create(ContainerRecord rec) {
       if (attempt >= 10) rec.name += std::to_string(attempt % 100);
     }
   }
-  if (own_dir) rec.id = TRY(NewDir());
+  if (own_dir) rec.id = TRY(MakeDirLocked());
   rec.created = NowRfc3339Nano();
   if (rec.started_at.empty()) rec.started_at = kZeroTime;
   if (rec.finished_at.empty()) rec.finished_at = kZeroTime;

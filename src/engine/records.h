@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/fd.h"
 #include "engine/run_options.h"
 #include "oci/image_spec.h"
 #include "oci/spec.h"
@@ -103,7 +104,17 @@ class RecordStore {
 
   // A new id and its directory, without a record: List and Lookup don't see it until
   // Create writes one, so a container can be built in it (bundle, mounts) and appear whole.
-  Result<std::string> NewDir();
+  // The directory is flocked for as long as `lock` lives (keep it until Create returns): a
+  // directory without a record and without that lock is what a create that died left.
+  struct Building {
+    std::string id;
+    UniqueFd lock;
+  };
+  Result<Building> NewDir();
+  // The directories of creates that died before writing their record (no record, no
+  // lock): each is renamed to .removing-<id> under the store lock, and those paths are
+  // returned for the caller to unmount what is mounted in them and remove them.
+  Result<std::vector<std::string>> TakeOrphans();
   // Under the lock: a generated name when it has none, and a creation time; refuses a
   // name in use with Docker's conflict text; writes the record, once. rec.id is a
   // directory from NewDir (left for the caller to remove when Create fails), or empty for
@@ -132,6 +143,7 @@ class RecordStore {
  private:
   explicit RecordStore(std::string dir) : dir_(std::move(dir)) {}
   Result<ContainerRecord> Load(const std::string& id) const;
+  Result<std::string> MakeDirLocked();  // under the store lock
   Status Write(const ContainerRecord& r) const;
   Result<std::vector<ContainerRecord>> ListUnlocked() const;
   std::string dir_;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -255,8 +256,9 @@ TEST_F(EngineRecords, RenameUpdateRemove) {
 // record, once; a name conflict leaves the directory to the caller.
 TEST_F(EngineRecords, NewDirIsInvisibleUntilCreate) {
   RecordStore s = Store();
-  auto id = s.NewDir();
-  ASSERT_TRUE(id.ok()) << id.error().Message();
+  auto building = s.NewDir();
+  ASSERT_TRUE(building.ok()) << building.error().Message();
+  auto id = std::optional<std::string>(building->id);
   EXPECT_TRUE(PathExists(s.Dir(*id)));
   EXPECT_FALSE(PathExists(s.Dir(*id) + "/record.json"));
   EXPECT_TRUE(s.List()->empty());
@@ -270,7 +272,9 @@ TEST_F(EngineRecords, NewDirIsInvisibleUntilCreate) {
   EXPECT_EQ(s.Lookup("built")->config.hostname, "h1");
   EXPECT_FALSE(s.Create(r).ok());  // it has its record already
 
-  auto other = *s.NewDir();
+  auto other_dir = s.NewDir();
+  ASSERT_TRUE(other_dir.ok());
+  std::string other = other_dir->id;
   ContainerRecord dup = Make("built");
   dup.id = other;
   auto conflict = s.Create(dup);
@@ -281,6 +285,45 @@ TEST_F(EngineRecords, NewDirIsInvisibleUntilCreate) {
   bad.id = std::string(64, 'f');  // not from NewDir
   EXPECT_FALSE(s.Create(bad).ok());
   EXPECT_EQ(s.List()->size(), 1u);
+}
+
+// A create that died between NewDir and Create left a directory no one can name; the next
+// TakeOrphans (ps) takes it, but never one still being built or one with a record.
+TEST_F(EngineRecords, OrphanedBuildDirIsTakenLiveOneIsNot) {
+  RecordStore s = Store();
+  auto live = s.NewDir();
+  ASSERT_TRUE(live.ok());
+  auto dead = s.NewDir();
+  ASSERT_TRUE(dead.ok());
+  std::string dead_id = dead->id;
+  ASSERT_TRUE(WriteFileAtomic(s.Dir(dead_id) + "/config.json", "{}").ok());
+  dead->lock.reset();  // its creator is gone
+  auto done = s.NewDir();
+  ASSERT_TRUE(done.ok());
+  ContainerRecord r = Make("done");
+  r.id = done->id;
+  ASSERT_TRUE(s.Create(r).ok());
+  done->lock.reset();
+  // Another process's view (flock is per open file: the test's own locks count as theirs).
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto store = RecordStore::Open(root_);
+    auto taken = store->TakeOrphans();
+    bool ok = taken.ok() && taken->size() == 1 &&
+              (*taken)[0] == root_ + "/containers/.removing-" + dead_id;
+    ::_exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_FALSE(PathExists(s.Dir(dead_id)));
+  EXPECT_TRUE(PathExists(root_ + "/containers/.removing-" + dead_id + "/config.json"));
+  EXPECT_TRUE(PathExists(s.Dir(live->id)));
+  EXPECT_TRUE(s.Lookup("done").ok());
+  auto again = s.TakeOrphans();  // the live one is locked by this process's own fd
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->empty());
 }
 
 ino_t Inode(const std::string& path) {
