@@ -147,8 +147,14 @@ int StartExitCode(const Error& e) {
   return 125;
 }
 
-Result<ContainerRecord> CreateContainer(Engine& e, const RunOptions& opts,
-                                        std::vector<std::string>* warnings) {
+namespace {
+
+// create, and run's create. The container is built in a directory without a record (NewDir),
+// and its record is written once, complete, at the end: every rewrite of record.json is a
+// new ext4 inode and a freed block. self_monitor: a foreground run names itself the
+// monitor in that record, so that a concurrent `start` finds it taken from the outset.
+Result<ContainerRecord> Create(Engine& e, const RunOptions& opts,
+                               std::vector<std::string>* warnings, bool self_monitor) {
   TRY(ValidateRunOptions(opts, static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN))));
   if (!opts.name.empty()) TRY(ValidateContainerName(opts.name));
   image::Store store = TRY(image::Store::Open(e.root + "/oci"));
@@ -158,13 +164,14 @@ Result<ContainerRecord> CreateContainer(Engine& e, const RunOptions& opts,
   ExplainImage(opts.image, img.config_digest, lower);  // explain mode (container_ops.h)
 
   ContainerRecord rec;
+  RecordStore::Building building = TRY(e.records.NewDir());  // locked until Create returns
+  rec.id = building.id;
+  Undo undo{&e, rec.id};
   rec.name = opts.name;
   rec.image = opts.image;
   rec.image_id = img.config_digest;
   rec.started_at = kZeroTime;
   rec.finished_at = kZeroTime;
-  rec = TRY(e.records.Create(std::move(rec)));
-  Undo undo{&e, rec.id};
   std::string dir = BundleDir(e, rec.id);
   for (const char* sub : {"/rootfs", "/upper", "/work"})
     if (::mkdir((dir + sub).c_str(), 0755) < 0) return Errno("mkdir %s%s", dir.c_str(), sub);
@@ -211,9 +218,24 @@ Result<ContainerRecord> CreateContainer(Engine& e, const RunOptions& opts,
   RecordConfig rc = MakeRecordConfig(img.config, opts, gen.spec);
   rc.lower_dirs = lower;
   rc.anonymous_volumes = anon;
-  rec = TRY(e.records.Update(rec.id, [&](ContainerRecord* r) { r->config = rc; }));
+  rec.config = rc;
+  if (self_monitor) {
+    e.fresh_id = rec.id;
+    e.fresh_json = std::move(gen.json);
+    e.fresh_spec = std::move(gen.spec);
+    rec.monitor_pid = ::getpid();
+    rec.monitor_start = TRY(runtime::ProcessStartTime(::getpid()));
+  }
+  rec = TRY(e.records.Create(std::move(rec)));
   undo.armed = false;
   return rec;
+}
+
+}  // namespace
+
+Result<ContainerRecord> CreateContainer(Engine& e, const RunOptions& opts,
+                                        std::vector<std::string>* warnings) {
+  return Create(e, opts, warnings, false);
 }
 
 Status StartContainer(Engine& e, const std::string& ref) {
@@ -251,7 +273,7 @@ Result<int> StartAttached(Engine& e, const std::string& ref) {
 Result<RunResult> RunContainer(Engine& e, const RunOptions& opts,
                                std::vector<std::string>* warnings) {
   RunOptions o = opts;
-  ContainerRecord rec = TRY(CreateContainer(e, o, warnings));
+  ContainerRecord rec = TRY(Create(e, o, warnings, !o.detach));
   RunResult res{rec.id, 0};
   if (o.detach) {
     TRY(SpawnMonitor(e, rec.id));
@@ -321,7 +343,9 @@ Status RemoveRecord(Engine& e, const ContainerRecord& r, bool force, bool volume
                      "You cannot remove a running container %s. Stop the container before "
                      "attempting removal or force remove",
                      r.id.c_str());
-  if (IsRunning(r) || MonitorAlive(r)) {
+  // The monitor removing its own exited container (--rm) has nothing to stop or wait for.
+  bool own = r.monitor_pid == ::getpid() && !IsRunning(r);
+  if (!own && (IsRunning(r) || MonitorAlive(r))) {
     (void)e.records.Update(r.id, [](ContainerRecord* c) { c->stopped_by_user = true; });
     (void)Signal(e, r, SIGKILL);
     if (r.status == ContainerStatus::kPaused) (void)runtime::Resume(e.run_root, r.id);
@@ -407,6 +431,13 @@ Result<ContainerRecord> Refresh(Engine& e, const std::string& ref) {
 }
 
 Result<std::vector<ContainerRecord>> ListContainers(Engine& e) {
+  // What creates that died before their record left (a mounted rootfs, a bundle): no one
+  // can name them, so ps cleans them up, as it reconciles containers whose monitor died.
+  auto orphans = e.records.TakeOrphans();
+  if (orphans.ok()) {
+    for (const std::string& dir : *orphans)
+      if (UnmountAll(dir + "/rootfs").ok()) (void)RemoveTreeParallel(dir);
+  }
   std::vector<ContainerRecord> out;
   for (const ContainerRecord& r : TRY(e.records.List())) {
     auto cur = Refresh(e, r.id);

@@ -39,6 +39,10 @@ struct Engine {
   // Pulls an image the store lacks (--pull missing|always); set by the CLI, which owns
   // the progress display. Unset: "No such image".
   std::function<Status(const std::string& ref, const std::string& platform)> pull;
+  // The spec a foreground run's create has just written (config.json's text and the spec
+  // parsed from it), for its first start in this process: not read and parsed again.
+  std::string fresh_id, fresh_json;
+  std::optional<oci::Spec> fresh_spec;
 
   static Result<Engine> Open(const std::string& root);
 };

@@ -128,6 +128,10 @@ Result<Running> StartProcess(Engine& e, const ContainerRecord& rec, bool foregro
   co.id = rec.id;
   co.bundle = dir;
   co.explain = foreground ? CurrentExplain() : nullptr;  // run --explain (container_ops.h)
+  if (e.fresh_id == rec.id && e.fresh_spec) {
+    co.config_json = &e.fresh_json;
+    co.spec = &*e.fresh_spec;
+  }
   Running r;
   UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!devnull) return Errno("open /dev/null");
@@ -154,6 +158,9 @@ Result<Running> StartProcess(Engine& e, const ContainerRecord& rec, bool foregro
     StdioSwap swap(in, out, err);
     made = runtime::CreateContainer(co, true);
   }
+  e.fresh_id.clear();  // a restart reads config.json
+  e.fresh_json.clear();
+  e.fresh_spec.reset();
   out_w.reset();
   err_w.reset();
   in_r.reset();

@@ -2,17 +2,21 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "base/fd.h"
 #include "base/file.h"
+#include "base/parallel.h"
 
 namespace skiff::engine {
 namespace {
@@ -89,11 +93,119 @@ bool IsHexId(const std::string& s) {
          });
 }
 
+// The names in dir that are container ids (directories, with or without a record).
+Result<std::vector<std::string>> IdsIn(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return Errno("open %s", dir.c_str());
+  std::vector<std::string> ids;
+  while (struct dirent* e = ::readdir(d))
+    if (IsHexId(e->d_name)) ids.push_back(e->d_name);
+  ::closedir(d);
+  return ids;
+}
+
 Result<FileLock> LockStore(const std::string& dir) {
   return FileLock::Acquire(dir + "/.lock").Wrap("lock the container records");
 }
 
+// One directory of a tree being removed: its fd, its non-directories, its name in the top
+// directory (every directory but the top is a child of the top once it has been scanned).
+struct FlatDir {
+  UniqueFd fd;
+  std::string shown;  // where it was, for errors
+  std::string name_in_top;
+  std::vector<std::string> files;
+};
+
+// Past this many directories (a container that wrote a large tree), the rest goes the
+// plain way rather than holding an fd per directory.
+constexpr size_t kMaxFlatDirs = 256;
+
+// Lists dirs[i]: its files are noted, its subdirectories renamed up into the top (unless
+// it is the top) and appended to dirs.
+Status ScanFlatDir(std::vector<FlatDir>& dirs, size_t i, dev_t dev, int* moved) {
+  int top = dirs[0].fd.get();
+  int dup = ::fcntl(dirs[i].fd.get(), F_DUPFD_CLOEXEC, 3);
+  if (dup < 0) return Errno("dup");
+  DIR* d = ::fdopendir(dup);
+  if (!d) {
+    ::close(dup);
+    return Errno("open %s", dirs[i].shown.c_str());
+  }
+  std::vector<std::pair<std::string, bool>> entries;
+  while (struct dirent* de = ::readdir(d)) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    bool is_dir = de->d_type == DT_DIR;
+    struct stat st;
+    if (de->d_type == DT_UNKNOWN &&
+        ::fstatat(::dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+      is_dir = S_ISDIR(st.st_mode);
+    entries.emplace_back(de->d_name, is_dir);
+  }
+  ::closedir(d);
+  for (auto& [name, is_dir] : entries) {
+    std::string shown = dirs[i].shown + "/" + name;
+    if (!is_dir) {
+      dirs[i].files.push_back(name);
+      continue;
+    }
+    std::string in_top = name;
+    if (i != 0) {
+      // A rename of a mount point fails (EBUSY): nothing mounted is entered.
+      for (;;) {
+        in_top = StrFormat(".flat%d", (*moved)++);
+        if (::renameat2(dirs[i].fd.get(), name.c_str(), top, in_top.c_str(), RENAME_NOREPLACE) == 0)
+          break;
+        if (errno != EEXIST) return Errno("move %s up for its removal", shown.c_str());
+      }
+    }
+    UniqueFd sub(::openat(top, in_top.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!sub) return Errno("open %s", shown.c_str());
+    struct stat st;
+    if (::fstat(sub.get(), &st) < 0) return Errno("stat %s", shown.c_str());
+    if (st.st_dev != dev) return MakeError(EBUSY, "remove %s: a mount point", shown.c_str());
+    dirs.push_back({std::move(sub), shown, in_top, {}});
+  }
+  return Ok();
+}
+
 }  // namespace
+
+Status RemoveTreeParallel(const std::string& path) {
+  UniqueFd top(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!top) {
+    if (errno == ENOENT) return Ok();
+    if (errno == ENOTDIR || errno == ELOOP) return RemoveAll(path);
+    return Errno("open %s", path.c_str());
+  }
+  struct stat st;
+  if (::fstat(top.get(), &st) < 0) return Errno("stat %s", path.c_str());
+  std::vector<FlatDir> dirs;
+  dirs.push_back({std::move(top), path, "", {}});
+  int moved = 0;
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    if (dirs.size() > kMaxFlatDirs) {
+      dirs.clear();
+      return RemoveAll(path);
+    }
+    TRY(ScanFlatDir(dirs, i, st.st_dev, &moved));
+  }
+  int topfd = dirs[0].fd.get();
+  TRY(ForEachParallel(dirs.size(), 8, [&](size_t i, const std::atomic<bool>&) -> Status {
+    FlatDir& d = dirs[i];
+    for (const std::string& f : d.files)
+      if (::unlinkat(d.fd.get(), f.c_str(), 0) < 0 && errno != ENOENT)
+        return Errno("remove %s/%s", d.shown.c_str(), f.c_str());
+    if (i == 0) return Ok();
+    d.fd.reset();
+    if (::unlinkat(topfd, d.name_in_top.c_str(), AT_REMOVEDIR) < 0 && errno != ENOENT)
+      return Errno("rmdir %s", d.shown.c_str());
+    return Ok();
+  }));
+  dirs.clear();
+  if (::rmdir(path.c_str()) < 0 && errno != ENOENT) return Errno("rmdir %s", path.c_str());
+  return Ok();
+}
 
 const char* StatusName(ContainerStatus s) { return NameOf(kStatusNames, s); }
 
@@ -289,12 +401,7 @@ Status RecordStore::Write(const ContainerRecord& r) const {
 }
 
 Result<std::vector<ContainerRecord>> RecordStore::ListUnlocked() const {
-  DIR* d = ::opendir(dir_.c_str());
-  if (!d) return Errno("open %s", dir_.c_str());
-  std::vector<std::string> ids;
-  while (struct dirent* e = ::readdir(d))
-    if (IsHexId(e->d_name)) ids.push_back(e->d_name);
-  ::closedir(d);
+  std::vector<std::string> ids = TRY(IdsIn(dir_));
   std::vector<ContainerRecord> out;
   for (const auto& id : ids) {
     auto r = Load(id);
@@ -314,9 +421,52 @@ Result<std::vector<ContainerRecord>> RecordStore::ListUnlocked() const {
 
 Result<std::vector<ContainerRecord>> RecordStore::List() const { return ListUnlocked(); }
 
+Result<std::string> RecordStore::MakeDirLocked() {
+  for (;;) {
+    std::string id = TRY(NewContainerId());
+    if (::mkdir(Dir(id).c_str(), 0700) == 0) return id;
+    if (errno != EEXIST) return Errno("mkdir %s", Dir(id).c_str());
+  }
+}
+
+// mkdir and flock under the store lock, so that TakeOrphans never sees a live create's
+// directory unlocked.
+Result<RecordStore::Building> RecordStore::NewDir() {
+  FileLock lock = TRY(LockStore(dir_));
+  Building b;
+  b.id = TRY(MakeDirLocked());
+  b.lock = UniqueFd(::open(Dir(b.id).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!b.lock || ::flock(b.lock.get(), LOCK_EX) < 0) {
+    Error err = Errno("lock %s", Dir(b.id).c_str());
+    (void)::rmdir(Dir(b.id).c_str());
+    return err;
+  }
+  return b;
+}
+
+Result<std::vector<std::string>> RecordStore::TakeOrphans() {
+  FileLock lock = TRY(LockStore(dir_));
+  std::vector<std::string> ids = TRY(IdsIn(dir_));
+  std::vector<std::string> out;
+  for (const auto& id : ids) {
+    if (PathExists(Dir(id) + "/record.json")) continue;
+    UniqueFd fd(::open(Dir(id).c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) < 0) continue;  // being built
+    if (PathExists(Dir(id) + "/record.json")) continue;             // Create wrote it meanwhile
+    std::string gone = dir_ + "/.removing-" + id;
+    if (::rename(Dir(id).c_str(), gone.c_str()) == 0) out.push_back(gone);
+  }
+  return out;
+}
+
 Result<ContainerRecord> RecordStore::Create(ContainerRecord rec) {
   rec.name = StripSlash(rec.name);
   if (!rec.name.empty()) TRY(ValidateContainerName(rec.name));
+  bool own_dir = rec.id.empty();
+  if (!own_dir && (!IsHexId(rec.id) || !PathExists(Dir(rec.id))))
+    return MakeError(EINVAL, "create: \"%s\" is not a directory from NewDir", rec.id.c_str());
+  if (!own_dir && PathExists(Dir(rec.id) + "/record.json"))
+    return MakeError(EEXIST, "create: container %s already has a record", rec.id.c_str());
   FileLock lock = TRY(LockStore(dir_));
   std::vector<ContainerRecord> all = TRY(ListUnlocked());
   std::set<std::string> names;
@@ -332,14 +482,13 @@ Result<ContainerRecord> RecordStore::Create(ContainerRecord rec) {
       if (attempt >= 10) rec.name += std::to_string(attempt % 100);
     }
   }
-  rec.id = TRY(NewContainerId());
+  if (own_dir) rec.id = TRY(MakeDirLocked());
   rec.created = NowRfc3339Nano();
   if (rec.started_at.empty()) rec.started_at = kZeroTime;
   if (rec.finished_at.empty()) rec.finished_at = kZeroTime;
-  if (::mkdir(Dir(rec.id).c_str(), 0700) != 0) return Errno("mkdir %s", Dir(rec.id).c_str());
   Status st = Write(rec);
   if (!st.ok()) {
-    (void)RemoveAll(Dir(rec.id));
+    if (own_dir) (void)RemoveAll(Dir(rec.id));
     return std::move(st).error();
   }
   return rec;
@@ -368,12 +517,16 @@ Result<ContainerRecord> RecordStore::Lookup(const std::string& ref) const {
 Result<ContainerRecord> RecordStore::Update(const std::string& id,
                                             const std::function<void(ContainerRecord*)>& fn) {
   FileLock lock = TRY(LockStore(dir_));
-  ContainerRecord r = TRY(Load(id));
-  ContainerRecord before = r;
+  // The text as read: what RecordJson gave when it was written (a record from another
+  // version that formats differently is just written again).
+  std::string text = TRY(ReadFile(Dir(id) + "/record.json"));
+  ContainerRecord r = TRY(ParseRecord(text).Wrap("container " + id));
+  const std::string old_id = r.id, old_name = r.name;
   fn(&r);
-  if (r.id != before.id || r.name != before.name)
+  if (r.id != old_id || r.name != old_name)
     return MakeError(0, "container %s: Update can't change the id or the name", id.c_str());
-  TRY(Write(r));
+  std::string json = RecordJson(r);
+  if (json != text) TRY(WriteFileAtomic(Dir(r.id) + "/record.json", json, 0600));
   return r;
 }
 
@@ -400,7 +553,7 @@ Status RecordStore::Remove(const std::string& id) {
       return Errno("rename %s", Dir(id).c_str());
     }
   }
-  return RemoveAll(gone);
+  return RemoveTreeParallel(gone);
 }
 
 }  // namespace skiff::engine

@@ -26,6 +26,10 @@ struct CreateOptions {
   // Explain mode: the steps of create (and run's start) are recorded here; nullptr = off.
   // Run prints them once the container has exec'd; after Create the caller calls Flush.
   Explain* explain = nullptr;
+  // An in-process caller that has just written the bundle's config.json passes its text
+  // and the spec parsed from it and validated: create does not read and parse it again.
+  const std::string* config_json = nullptr;
+  const oci::Spec* spec = nullptr;
 };
 
 Status Create(const CreateOptions& opts);

@@ -86,24 +86,6 @@ Result<std::string> ResolveBundle(const std::string& bundle) {
   return std::string(buf);
 }
 
-oci::Resources ResourcesWithDefaults(const oci::Spec& spec) {
-  oci::Resources r;
-  if (spec.linux && spec.linux->resources) r = *spec.linux->resources;
-  // As runc: deny everything not listed, then the default devices and those of the spec.
-  std::vector<oci::DeviceRule> rules;
-  rules.push_back({false, "a", std::nullopt, std::nullopt, "rwm"});
-  for (const auto& d : r.devices) rules.push_back(d);
-  for (const auto& d : DefaultDeviceRules()) rules.push_back(d);
-  if (spec.linux) {
-    for (const auto& d : spec.linux->devices) {
-      if (d.type == "p") continue;
-      rules.push_back({true, d.type == "b" ? "b" : "c", d.major, d.minor, "rwm"});
-    }
-  }
-  r.devices = std::move(rules);
-  return r;
-}
-
 // A rootless caller may not be able to make cgroups at all; that only matters when the
 // spec asks for limits.
 bool RootlessWithoutLimits(const oci::Spec& spec, int err) {
@@ -171,6 +153,50 @@ Status WaitForChild(const ChildWait& w, pid_t* pid) {
 
 }  // namespace
 
+namespace {
+
+bool SameDeviceRule(const oci::DeviceRule& a, const oci::DeviceRule& b) {
+  auto type = [](const std::string& t) { return t.empty() ? std::string("a") : t; };
+  auto access = [](const std::string& x) { return x.empty() ? std::string("rwm") : x; };
+  return a.allow == b.allow && type(a.type) == type(b.type) && a.major == b.major &&
+         a.minor == b.minor && access(a.access) == access(b.access);
+}
+
+// A rule already applied, with only rules of the same kind (allow or deny) since, changes
+// nothing when applied again: v1 devices.allow/deny rules grow or shrink the set one way.
+// An engine's spec lists the default devices that the runtime adds too (Docker's and
+// skiff's engines both do): each would be written twice.
+bool Redundant(const std::vector<oci::DeviceRule>& rules, const oci::DeviceRule& r) {
+  for (size_t i = rules.size(); i-- > 0;) {
+    if (SameDeviceRule(rules[i], r)) return true;
+    if (rules[i].allow != r.allow) return false;
+  }
+  return false;
+}
+
+}  // namespace
+
+oci::Resources ResourcesWithDefaults(const oci::Spec& spec) {
+  oci::Resources r;
+  if (spec.linux && spec.linux->resources) r = *spec.linux->resources;
+  // As runc: deny everything not listed, then the default devices and those of the spec.
+  std::vector<oci::DeviceRule> rules;
+  auto add = [&](const oci::DeviceRule& d) {
+    if (!Redundant(rules, d)) rules.push_back(d);
+  };
+  add({false, "a", std::nullopt, std::nullopt, "rwm"});
+  for (const auto& d : r.devices) add(d);
+  for (const auto& d : DefaultDeviceRules()) add(d);
+  if (spec.linux) {
+    for (const auto& d : spec.linux->devices) {
+      if (d.type == "p") continue;
+      add({true, d.type == "b" ? "b" : "c", d.major, d.minor, "rwm"});
+    }
+  }
+  r.devices = std::move(rules);
+  return r;
+}
+
 Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   TRY(ValidateId(opts.id));
   Explain* ex = opts.explain;
@@ -181,10 +207,18 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   int preserve = listen_fds + opts.preserve_fds;
   TRY(CheckPreservedFds(preserve));
   std::string bundle = TRY(ResolveBundle(opts.bundle));
-  std::string config = TRY(ReadFile(bundle + "/config.json"));
-  oci::Spec spec = TRY(oci::ParseSpec(config).Wrap("config.json"));
-  TRY(oci::ValidateSpec(spec).Wrap("config.json"));
-  if (ex) ex->Stepf("runtime", "spec", "%s/config.json read and validated", bundle.c_str());
+  std::string config;
+  oci::Spec spec;
+  if (opts.config_json && opts.spec) {
+    config = *opts.config_json;
+    spec = *opts.spec;
+    if (ex) ex->Stepf("runtime", "spec", "%s/config.json as the engine wrote it", bundle.c_str());
+  } else {
+    config = TRY(ReadFile(bundle + "/config.json"));
+    spec = TRY(oci::ParseSpec(config).Wrap("config.json"));
+    TRY(oci::ValidateSpec(spec).Wrap("config.json"));
+    if (ex) ex->Stepf("runtime", "spec", "%s/config.json read and validated", bundle.c_str());
+  }
   bool terminal = spec.process && spec.process->terminal;
   bool proxy_tty = terminal && opts.console_socket.empty();
   if (proxy_tty && (!for_run || opts.detach))
@@ -282,10 +316,11 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
     plan.trace_origin_ns = ex->origin_ns();
   }
 
+  int64_t clone_at = ex ? ex->Now() : 0;
   pid_t pid = TRY(child::Spawn(plan, join.clone_into.get()));
   if (ex) {
     ex->CloseChildEnd();
-    ExplainClone(*ex, plan, join.clone_into.valid(), pid);
+    ExplainClone(*ex, plan, join.clone_into.valid(), pid, clone_at);
   }
   c.pid = OwnedPid(pid);
   spawned = true;

@@ -21,6 +21,11 @@ struct Created {
   UniqueFd console_master;  // run in the foreground with a terminal: we proxy it
 };
 
+// The cgroup's resources: the spec's, and the device rules as runc has them (deny all, the
+// spec's rules, the default devices, the spec's devices), each rule that would change
+// nothing left out (an engine's spec lists the default devices too).
+oci::Resources ResourcesWithDefaults(const oci::Spec& spec);
+
 // for_run: the start signal comes over the sync socket instead of start.sock.
 Result<Created> CreateContainer(const CreateOptions& opts, bool for_run);
 

@@ -22,7 +22,13 @@ int64_t MonotonicNs() {
 Explain::Explain(int out_fd) : out_fd_(out_fd), origin_ns_(MonotonicNs()) {}
 
 void Explain::Step(const char* who, const char* what, std::string text) {
-  pending_.push_back({MonotonicNs() - origin_ns_, who, what, std::move(text)});
+  StepAt(Now(), who, what, std::move(text));
+}
+
+int64_t Explain::Now() const { return MonotonicNs() - origin_ns_; }
+
+void Explain::StepAt(int64_t at, const char* who, const char* what, std::string text) {
+  pending_.push_back({at, who, what, std::move(text)});
 }
 
 void Explain::Stepf(const char* who, const char* what, const char* fmt, ...) {

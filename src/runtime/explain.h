@@ -28,6 +28,10 @@ class Explain {
   void Step(const char* who, const char* what, std::string text);
   void Stepf(const char* who, const char* what, const char* fmt, ...)
       __attribute__((format(printf, 4, 5)));
+  // A step that happened at `at` (from Now()) but is only known later: clone3's, whose pid
+  // comes back after the child may already have recorded steps of its own.
+  int64_t Now() const;
+  void StepAt(int64_t at, const char* who, const char* what, std::string text);
 
   // The write end for the child (non-blocking, CLOEXEC), made on the first call; -1 if no
   // pipe could be made (the child's steps are then missing, and a step says so).

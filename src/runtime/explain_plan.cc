@@ -60,11 +60,11 @@ void ExplainCgroup(Explain& ex, const cgroup::Hierarchies& h, const cgroup::Mana
              join.self_tasks.size());
 }
 
-void ExplainClone(Explain& ex, const ChildPlan& plan, bool into_cgroup, pid_t pid) {
+void ExplainClone(Explain& ex, const ChildPlan& plan, bool into_cgroup, pid_t pid, int64_t at) {
   char flags[256];
   uint64_t f = plan.clone_flags | (into_cgroup ? 0x200000000ULL : 0);
-  ex.Stepf("runtime", "clone3", "%s|SIGCHLD -> pid %d",
-           child::CloneFlagsText(f, flags, sizeof flags), pid);
+  ex.StepAt(at, "runtime", "clone3",
+            StrFormat("%s|SIGCHLD -> pid %d", child::CloneFlagsText(f, flags, sizeof flags), pid));
 }
 
 namespace {

@@ -15,7 +15,8 @@ void ExplainPlan(Explain& ex, const ChildPlan& plan);
 // The cgroup directories made (mount point joined with each path) and how the child joins.
 void ExplainCgroup(Explain& ex, const cgroup::Hierarchies& h, const cgroup::Manager& m,
                    const cgroup::JoinPlan& join);
-void ExplainClone(Explain& ex, const ChildPlan& plan, bool into_cgroup, pid_t pid);
+// at: Explain::Now() just before the clone (the child runs before clone3 returns here).
+void ExplainClone(Explain& ex, const ChildPlan& plan, bool into_cgroup, pid_t pid, int64_t at);
 
 // Records every cgroup file write while it lives (cgroup::SetWriteObserver).
 class ExplainCgroupWrites {

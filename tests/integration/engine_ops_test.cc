@@ -344,6 +344,16 @@ TEST_F(EngineOpsTest, RunExplain) {
   EXPECT_TRUE(has(R"(child   pivot_root new root \S+/rootfs)")) << r.err;
   EXPECT_TRUE(has(R"(child   caps +bounding 14: CHOWN,)")) << r.err;
   EXPECT_TRUE(has(R"(child   execve +/bin/echo argv \["echo","explained"\])")) << r.err;
+  // The runtime takes the spec the engine just wrote from memory, not from config.json.
+  EXPECT_TRUE(has(R"(runtime spec +\S+/config\.json as the engine wrote it)")) << r.err;
+  // On cgroup v1 each device rule is written once (the spec lists the defaults the runtime
+  // adds too).
+  size_t null_rules = 0;
+  for (size_t p = 0; (p = r.err.find("devices.allow = c 1:3 rwm", p)) != std::string::npos; ++p)
+    ++null_rules;
+  if (r.err.find("devices.allow") != std::string::npos) {
+    EXPECT_EQ(null_rules, 1u) << r.err;
+  }
   // The engine's steps come first.
   EXPECT_LT(r.err.find("engine  image"), r.err.find("runtime clone3"));
   CmdResult quiet = Skiff({"run", "--rm", "bb", "echo", "quiet"});

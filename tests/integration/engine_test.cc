@@ -594,6 +594,23 @@ TEST_F(EngineTest, KilledForegroundRunIsReconciled) {
   ExpectNothingLeft(id);
 }
 
+// A create killed after building the container but before writing its record leaves a
+// directory (and a mounted rootfs) that no command can name: the next ps removes it.
+TEST_F(EngineTest, DeadCreatesLeftoversGoAtTheNextPs) {
+  CmdResult c = Skiff({"create", "--name", "half", "bb", "true"});
+  ASSERT_EQ(c.code, 0) << c.err;
+  std::string id = Trim(c.out);
+  all_ids_.push_back(id);
+  std::string dir = root_ + "/containers/" + id;
+  ASSERT_TRUE(Exists(dir + "/rootfs/bin/busybox"));        // the overlay is mounted
+  ASSERT_EQ(::unlink((dir + "/record.json").c_str()), 0);  // as if it died before the write
+  CmdResult ps = Skiff({"ps", "-a"});
+  ASSERT_EQ(ps.code, 0) << ps.err;
+  EXPECT_EQ(ps.out.find("half"), std::string::npos) << ps.out;
+  EXPECT_FALSE(Exists(dir));
+  EXPECT_EQ(ReadText("/proc/self/mountinfo").find(id), std::string::npos);
+}
+
 TEST_F(EngineTest, FiftyInParallel) {
   constexpr int kN = 50;
   std::vector<std::thread> threads;

@@ -1,9 +1,11 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -248,6 +250,134 @@ TEST_F(EngineRecords, RenameUpdateRemove) {
   EXPECT_FALSE(s.Lookup("second").ok());
   EXPECT_FALSE(s.Remove(b.id).ok());
   EXPECT_EQ(s.List()->size(), 2u);
+}
+
+// A container is built in a directory from NewDir and appears only when Create writes its
+// record, once; a name conflict leaves the directory to the caller.
+TEST_F(EngineRecords, NewDirIsInvisibleUntilCreate) {
+  RecordStore s = Store();
+  auto building = s.NewDir();
+  ASSERT_TRUE(building.ok()) << building.error().Message();
+  auto id = std::optional<std::string>(building->id);
+  EXPECT_TRUE(PathExists(s.Dir(*id)));
+  EXPECT_FALSE(PathExists(s.Dir(*id) + "/record.json"));
+  EXPECT_TRUE(s.List()->empty());
+  EXPECT_FALSE(s.Lookup(*id).ok());
+  ContainerRecord r = Make("built");
+  r.id = *id;
+  r.config.hostname = "h1";
+  auto made = s.Create(r);
+  ASSERT_TRUE(made.ok()) << made.error().Message();
+  EXPECT_EQ(made->id, *id);
+  EXPECT_EQ(s.Lookup("built")->config.hostname, "h1");
+  EXPECT_FALSE(s.Create(r).ok());  // it has its record already
+
+  auto other_dir = s.NewDir();
+  ASSERT_TRUE(other_dir.ok());
+  std::string other = other_dir->id;
+  ContainerRecord dup = Make("built");
+  dup.id = other;
+  auto conflict = s.Create(dup);
+  ASSERT_FALSE(conflict.ok());
+  EXPECT_EQ(conflict.error().msg.rfind("Conflict. The container name \"/built\"", 0), 0u);
+  EXPECT_TRUE(PathExists(s.Dir(other)));
+  ContainerRecord bad = Make("x");
+  bad.id = std::string(64, 'f');  // not from NewDir
+  EXPECT_FALSE(s.Create(bad).ok());
+  EXPECT_EQ(s.List()->size(), 1u);
+}
+
+// A create that died between NewDir and Create left a directory no one can name; the next
+// TakeOrphans (ps) takes it, but never one still being built or one with a record.
+TEST_F(EngineRecords, OrphanedBuildDirIsTakenLiveOneIsNot) {
+  RecordStore s = Store();
+  auto live = s.NewDir();
+  ASSERT_TRUE(live.ok());
+  auto dead = s.NewDir();
+  ASSERT_TRUE(dead.ok());
+  std::string dead_id = dead->id;
+  ASSERT_TRUE(WriteFileAtomic(s.Dir(dead_id) + "/config.json", "{}").ok());
+  dead->lock.reset();  // its creator is gone
+  auto done = s.NewDir();
+  ASSERT_TRUE(done.ok());
+  ContainerRecord r = Make("done");
+  r.id = done->id;
+  ASSERT_TRUE(s.Create(r).ok());
+  done->lock.reset();
+  // Another process's view (flock is per open file: the test's own locks count as theirs).
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto store = RecordStore::Open(root_);
+    auto taken = store->TakeOrphans();
+    bool ok = taken.ok() && taken->size() == 1 &&
+              (*taken)[0] == root_ + "/containers/.removing-" + dead_id;
+    ::_exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_FALSE(PathExists(s.Dir(dead_id)));
+  EXPECT_TRUE(PathExists(root_ + "/containers/.removing-" + dead_id + "/config.json"));
+  EXPECT_TRUE(PathExists(s.Dir(live->id)));
+  EXPECT_TRUE(s.Lookup("done").ok());
+  auto again = s.TakeOrphans();  // the live one is locked by this process's own fd
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->empty());
+}
+
+ino_t Inode(const std::string& path) {
+  struct stat st = {};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+// Each rewrite is a new inode and a freed block on ext4: an Update that changes nothing
+// writes nothing.
+TEST_F(EngineRecords, UpdateThatChangesNothingDoesNotWrite) {
+  RecordStore s = Store();
+  auto a = *s.Create(Make("same"));
+  std::string path = s.Dir(a.id) + "/record.json";
+  ino_t before = Inode(path);
+  ASSERT_NE(before, 0u);
+  auto u = s.Update(a.id, [](ContainerRecord* r) { r->error.clear(); });
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(Inode(path), before);
+  u = s.Update(a.id, [](ContainerRecord* r) { r->pid = 42; });
+  ASSERT_TRUE(u.ok());
+  EXPECT_NE(Inode(path), before);
+  EXPECT_EQ(s.Lookup(a.id)->pid, 42);
+}
+
+// The tree goes, nested directories (overlay's work/work/incompat/volatile) and all,
+// without following a symlink out of it.
+TEST_F(EngineRecords, RemoveTreeParallel) {
+  std::string outside = root_ + "/outside";
+  ASSERT_TRUE(MkdirAll(outside).ok());
+  ASSERT_TRUE(WriteFileAtomic(outside + "/keep", "x").ok());
+  std::string t = root_ + "/tree";
+  for (const char* d : {"/upper/etc", "/work/work/incompat/volatile", "/rootfs", "/a/b/c/d/e"})
+    ASSERT_TRUE(MkdirAll(t + d).ok());
+  // Names that a flattened directory could collide with.
+  ASSERT_TRUE(MkdirAll(t + "/.flat0").ok());
+  ASSERT_TRUE(WriteFileAtomic(t + "/.flat1", "file").ok());
+  for (const char* f : {"/record.json", "/upper/etc/hosts", "/work/work/incompat/volatile/dirty",
+                        "/a/b/c/d/e/f", "/a/b/g"})
+    ASSERT_TRUE(WriteFileAtomic(t + f, "data").ok());
+  ASSERT_EQ(::symlink(outside.c_str(), (t + "/a/link").c_str()), 0);
+  ASSERT_EQ(::chmod((t + "/work/work").c_str(), 0), 0);  // as overlayfs leaves it
+  Status st = RemoveTreeParallel(t);
+  ASSERT_TRUE(st.ok()) << st.error().Message();
+  EXPECT_FALSE(PathExists(t));
+  EXPECT_TRUE(PathExists(outside + "/keep"));
+  EXPECT_TRUE(RemoveTreeParallel(t).ok());  // missing: not an error
+  // Deeper than the fd budget: still removed (the rest goes the plain way).
+  std::string deep = root_ + "/deep";
+  std::string p = deep;
+  for (int i = 0; i < 300; ++i) p += "/d";
+  ASSERT_TRUE(MkdirAll(p).ok());
+  st = RemoveTreeParallel(deep);
+  ASSERT_TRUE(st.ok()) << st.error().Message();
+  EXPECT_FALSE(PathExists(deep));
 }
 
 // Many processes, each with threads, creating at once: every record lands, ids and names

@@ -306,14 +306,33 @@ TEST_F(SeccompCache, SecondCompileReadsWhatTheFirstWrote) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   ASSERT_EQ(::stat(dir_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
-  // Proof that the file is what is used: plant another valid program under the key.
+  // The second compile reads the file: it is not written again.
+  ASSERT_EQ(::stat(FileOf(s).c_str(), &st), 0);
+  ino_t ino = st.st_ino;
+  auto again = CompileSeccompCached(s, dir_);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(SameFilter(*again, MustCompile(s)));
+  ASSERT_EQ(::stat(FileOf(s).c_str(), &st), 0);
+  EXPECT_EQ(st.st_ino, ino);
+}
+
+// The file name is a cheap hash: a program cached for another profile under the same name
+// (a collision, made or by chance) is not used, but recompiled and replaced.
+TEST_F(SeccompCache, AnotherProfilesProgramUnderTheNameIsNotUsed) {
+  oci::Seccomp s = DefaultSeccompProfile({"CAP_CHOWN", "CAP_KILL"});
+  ASSERT_TRUE(CompileSeccompCached(s, dir_).ok());
   oci::Seccomp other = AllowAllBut({Rule({"mkdirat"}, "SCMP_ACT_ERRNO")});
   std::string other_dir = dir_ + "-other";
   ASSERT_TRUE(CompileSeccompCached(other, other_dir).ok());
-  ASSERT_EQ(::rename(FileOf(other).replace(0, dir_.size(), other_dir).c_str(), FileOf(s).c_str()), 0);
+  std::string planted = other_dir + FileOf(other).substr(dir_.size());
+  ASSERT_EQ(::rename(planted.c_str(), FileOf(s).c_str()), 0);
   auto second = CompileSeccompCached(s, dir_);
   ASSERT_TRUE(second.ok());
-  EXPECT_TRUE(SameFilter(*second, MustCompile(other)));
+  EXPECT_TRUE(SameFilter(*second, MustCompile(s)));
+  EXPECT_FALSE(SameFilter(*second, MustCompile(other)));
+  auto third = CompileSeccompCached(s, dir_);  // and the file holds s's program again
+  ASSERT_TRUE(third.ok());
+  EXPECT_TRUE(SameFilter(*third, MustCompile(s)));
 }
 
 TEST_F(SeccompCache, KeyFollowsEveryField) {
@@ -338,7 +357,7 @@ TEST_F(SeccompCache, KeyFollowsEveryField) {
 TEST_F(SeccompCache, MalformedFileIsRecompiledAndReplaced) {
   oci::Seccomp s = AllowAllBut({Rule({"mkdirat"}, "SCMP_ACT_ERRNO")});
   ASSERT_TRUE(CompileSeccompCached(s, dir_).ok());
-  for (const char* junk : {"", "SKSECC1\n", "garbage that is not a program at all........."}) {
+  for (const char* junk : {"", "SKSECC2\n", "garbage that is not a program at all........."}) {
     ASSERT_TRUE(WriteFile(FileOf(s), junk).ok());
     auto p = CompileSeccompCached(s, dir_);
     ASSERT_TRUE(p.ok());
