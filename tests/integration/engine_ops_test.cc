@@ -1,7 +1,6 @@
 // skiff exec, top, stats, pause/unpause, port, rename, restart, cp, container prune,
 // system df/prune and run --explain, end to end: the real `skiff` binary with a temp --root
-// and a busybox image imported from busybox-static. TearDown removes every container and
-// checks that no mount, cgroup, process or directory of them is left.
+// and a busybox image imported from busybox-static (the fixture: engine_fixture.h).
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -14,94 +13,20 @@
 #include <thread>
 
 #include "bundle.h"
+#include "engine_fixture.h"
 
 namespace skiff::itest {
 namespace {
 
 using json = nlohmann::json;
 
-class EngineOpsTest : public ::testing::Test {
+class EngineOpsTest : public EngineFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/skiff-ops-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    work_ = tmpl;
-    root_ = work_ + "/root";
-    std::string tree = work_ + "/tree";
-    for (const char* d : {"", "/bin", "/etc", "/tmp", "/proc", "/sys", "/dev", "/data"})
-      ASSERT_EQ(::mkdir((tree + d).c_str(), 0755), 0) << d;
-    ASSERT_TRUE(CopyFile("/bin/busybox", tree + "/bin/busybox", 0755));
-    for (const char* a : {"sh", "sleep", "cat", "echo", "true", "ln", "id", "pwd", "ls", "yes"})
-      ASSERT_EQ(::symlink("busybox", (tree + "/bin/" + a).c_str()), 0);
-    ASSERT_TRUE(WriteText(tree + "/etc/passwd",
-                          "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n"));
-    ASSERT_TRUE(WriteText(tree + "/etc/group", "root:x:0:\nnogroup:x:65534:\n"));
+  EngineOpsTest() : EngineFixture("ops") {}
+  void ExtendTree(const std::string& tree) override {
+    ASSERT_EQ(::mkdir((tree + "/data").c_str(), 0755), 0);
     ASSERT_TRUE(WriteText(tree + "/data/in-image.txt", "from the image\n"));
-    CmdResult imp = Skiff({"import", tree, "bb:latest", "--change", "CMD [\"sh\"]"});
-    ASSERT_EQ(imp.code, 0) << imp.err;
   }
-
-  void TearDown() override {
-    CmdResult ids = Skiff({"ps", "-aq", "--no-trunc"});
-    for (const auto& id : Lines(ids.out)) {
-      (void)Skiff({"unpause", id});
-      CmdResult rm = Skiff({"rm", "-f", id});
-      EXPECT_EQ(rm.code, 0) << rm.err;
-    }
-    for (const auto& id : ids_) {
-      EXPECT_EQ(ReadText("/proc/self/mountinfo").find(id), std::string::npos) << "mount of " << id;
-      EXPECT_FALSE(Exists(root_ + "/containers/" + id)) << id;
-      for (const auto& m : CgroupMounts()) EXPECT_FALSE(Exists(m + "/skiff/" + id)) << m;
-      // A monitor may still be on its way out right after rm returns: a leak stays.
-      for (int i = 0; i < 100 && FindProcess(id) != 0; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      pid_t left_pid = FindProcess(id);
-      EXPECT_EQ(left_pid, 0) << "a process of " << id << ": "
-                             << ReadText("/proc/" + std::to_string(left_pid) + "/cmdline");
-    }
-    std::istringstream mi(ReadText("/proc/self/mountinfo"));
-    std::vector<std::string> left;
-    for (std::string line; std::getline(mi, line);) {
-      std::istringstream f(line);
-      std::string a, b, c, d, mnt;
-      f >> a >> b >> c >> d >> mnt;
-      if (mnt.rfind(work_, 0) == 0) left.push_back(mnt);
-    }
-    for (auto it = left.rbegin(); it != left.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
-    EXPECT_TRUE(left.empty()) << "mount left: " << (left.empty() ? "" : left[0]);
-    RemoveTree(work_);
-  }
-
-  CmdResult Skiff(std::vector<std::string> args, int timeout_ms = 30000) {
-    args.insert(args.begin(), {SKIFF_BIN, "--root", root_});
-    CmdOptions o;
-    o.timeout_ms = timeout_ms;
-    return RunCommand(args, work_, o);
-  }
-  // sh -c SCRIPT with $SKIFF set to skiff --root ROOT (for pipes into skiff).
-  CmdResult Shell(const std::string& script) {
-    std::string skiff = std::string(SKIFF_BIN) + " --root " + root_;
-    return RunCommand({"/bin/sh", "-c", "SKIFF='" + skiff + "'; " + script}, work_);
-  }
-
-  std::string RunDetached(std::vector<std::string> args) {
-    args.insert(args.begin(), {"run", "-d"});
-    CmdResult r = Skiff(args);
-    EXPECT_EQ(r.code, 0) << r.err;
-    std::string id = Trim(r.out);
-    EXPECT_EQ(id.size(), 64u) << r.out;
-    ids_.push_back(id);
-    return id;
-  }
-
-  json Inspect(const std::string& ref) {
-    CmdResult r = Skiff({"inspect", ref});
-    auto doc = json::parse(r.out, nullptr, false);
-    return doc.is_array() && doc.size() == 1 ? doc[0] : json();
-  }
-
-  std::string work_, root_;
-  std::vector<std::string> ids_;
 };
 
 TEST_F(EngineOpsTest, ExecExitCodesAndFlags) {

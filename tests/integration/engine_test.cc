@@ -1,7 +1,4 @@
-// skiff's container commands end to end: the real `skiff` binary with a temp --root and a
-// busybox image imported from busybox-static. Each test's TearDown removes every container
-// it made and then checks that nothing of them is left: no mount, no cgroup dir, no
-// process, no directory.
+// skiff's container commands end to end (the fixture: engine_fixture.h).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -16,6 +13,7 @@
 #include <thread>
 
 #include "bundle.h"
+#include "engine_fixture.h"
 #include "registry.h"
 
 namespace skiff::itest {
@@ -23,104 +21,9 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr const char* kApplets[] = {"sh",   "sleep", "cat",  "echo", "true", "false", "head",
-                                    "tail", "tr",    "seq",  "ps",   "grep", "wc",    "ls",
-                                    "id",   "test",  "kill", "yes",  "nc"};
-
-class EngineTest : public ::testing::Test {
+class EngineTest : public EngineFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/skiff-eng-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    work_ = tmpl;
-    root_ = work_ + "/root";
-    std::string tree = work_ + "/tree";
-    for (const char* d : {"", "/bin", "/etc", "/tmp", "/proc", "/sys", "/dev"})
-      ASSERT_EQ(::mkdir((tree + d).c_str(), 0755), 0) << d;
-    ASSERT_TRUE(CopyFile("/bin/busybox", tree + "/bin/busybox", 0755));
-    for (const char* a : kApplets) ASSERT_EQ(::symlink("busybox", (tree + "/bin/" + a).c_str()), 0);
-    ASSERT_TRUE(WriteText(tree + "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"));
-    ASSERT_TRUE(WriteText(tree + "/etc/group", "root:x:0:\n"));
-    ASSERT_TRUE(WriteText(tree + "/etc/notexec", "just text\n"));
-    CmdResult imp = Skiff({"import", tree, "bb:latest", "--change", "CMD [\"sh\"]"});
-    ASSERT_EQ(imp.code, 0) << imp.err;
-  }
-
-  void TearDown() override {
-    CmdResult ids = Skiff({"ps", "-aq", "--no-trunc"});
-    for (const auto& id : Lines(ids.out)) {
-      CmdResult rm = Skiff({"rm", "-f", id});
-      EXPECT_EQ(rm.code, 0) << rm.err;
-    }
-    for (const auto& id : all_ids_) ExpectNothingLeft(id);
-    // Whatever a failed test left: mounts first, so that the removal can't descend into one.
-    std::istringstream mi(ReadText("/proc/self/mountinfo"));
-    std::vector<std::string> left;
-    for (std::string line; std::getline(mi, line);) {
-      std::istringstream f(line);
-      std::string a, b, c, d, mnt;
-      f >> a >> b >> c >> d >> mnt;
-      if (mnt.rfind(work_, 0) == 0) left.push_back(mnt);
-    }
-    for (auto it = left.rbegin(); it != left.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
-    EXPECT_TRUE(left.empty()) << "mount left: " << (left.empty() ? "" : left[0]);
-    RemoveTree(work_);
-  }
-
-  CmdResult Skiff(std::vector<std::string> args, int timeout_ms = 30000) {
-    return SkiffIn(work_, std::move(args), timeout_ms);
-  }
-  CmdResult SkiffIn(const std::string& dir, std::vector<std::string> args, int timeout_ms = 30000) {
-    args.insert(args.begin(), {SKIFF_BIN, "--root", root_});
-    CmdOptions o;
-    o.timeout_ms = timeout_ms;
-    return RunCommand(args, dir, o);
-  }
-
-  // run -d ARGS: the full ID (the test fails when it does not start).
-  std::string RunDetached(std::vector<std::string> args) {
-    args.insert(args.begin(), {"run", "-d"});
-    CmdResult r = Skiff(args);
-    EXPECT_EQ(r.code, 0) << r.err;
-    std::string id = Trim(r.out);
-    EXPECT_EQ(id.size(), 64u) << r.out;
-    all_ids_.push_back(id);
-    return id;
-  }
-
-  json Inspect(const std::string& ref) {
-    CmdResult r = Skiff({"inspect", ref});
-    if (r.code != 0) return json();
-    auto doc = json::parse(r.out, nullptr, false);
-    return doc.is_array() && doc.size() == 1 ? doc[0] : json();
-  }
-
-  // Polls inspect until State.Status is want.
-  bool WaitStatus(const std::string& ref, const std::string& want, int timeout_ms = 10000) {
-    for (int t = 0; t < timeout_ms; t += 50) {
-      json d = Inspect(ref);
-      if (!d.is_null() && d["State"]["Status"] == want) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-  }
-
-  json Record(const std::string& id) {
-    return json::parse(ReadText(root_ + "/containers/" + id + "/record.json"), nullptr, false);
-  }
-
-  void ExpectNothingLeft(const std::string& id) {
-    if (id.size() != 64) return;
-    EXPECT_EQ(ReadText("/proc/self/mountinfo").find(id), std::string::npos) << "mount of " << id;
-    EXPECT_FALSE(Exists(root_ + "/containers/" + id)) << id;
-    EXPECT_FALSE(Exists(std::string("/run/skiff/runtime/") + id)) << id;
-    for (const auto& m : CgroupMounts())
-      EXPECT_FALSE(Exists(m + "/skiff/" + id)) << m << "/skiff/" << id;
-    EXPECT_EQ(FindProcess(id), 0) << "a process of " << id;
-  }
-
-  std::string work_, root_;
-  std::vector<std::string> all_ids_;
+  EngineTest() : EngineFixture("eng") {}
 };
 
 TEST_F(EngineTest, RunPassesOutputAndExitCode) {
@@ -286,7 +189,7 @@ TEST_F(EngineTest, StopEscalatesToSigkill) {
   EXPECT_EQ(Inspect(id)["State"]["ExitCode"], 137);
   CmdResult t = Skiff({"run", "-d", "bb", "sleep", "100"});
   std::string id2 = Trim(t.out);
-  all_ids_.push_back(id2);
+  Own(id2);
   t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(Skiff({"stop", "-t", "0", id2}).code, 0);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
@@ -336,7 +239,7 @@ TEST_F(EngineTest, DetachedRmRemovesItselfAndNameConflicts) {
   ExpectNothingLeft(id);
   CmdResult c1 = Skiff({"create", "--name", "same", "bb", "true"});
   ASSERT_EQ(c1.code, 0) << c1.err;
-  all_ids_.push_back(Trim(c1.out));
+  Own(Trim(c1.out));
   CmdResult c2 = Skiff({"create", "--name", "same", "bb", "true"});
   EXPECT_EQ(c2.code, 125);
   EXPECT_NE(c2.err.find("Conflict. The container name \"/same\" is already in use by container \"" +
@@ -350,7 +253,7 @@ TEST_F(EngineTest, CreateInspectStartWaitLogs) {
                        "bb", "sh", "-c", "echo hi; cat /etc/hostname"});
   ASSERT_EQ(c.code, 0) << c.err;
   std::string id = Trim(c.out);
-  all_ids_.push_back(id);
+  Own(id);
   json d = Inspect("insp");
   ASSERT_FALSE(d.is_null());
   EXPECT_EQ(d["Id"], id);
@@ -406,7 +309,7 @@ TEST_F(EngineTest, VolumesCopyUpPersistAndGoWithRmV) {
   CmdResult c = Skiff({"create", "bbvol:1", "cat", "/data/seed"});
   ASSERT_EQ(c.code, 0) << c.err;
   std::string id = Trim(c.out);
-  all_ids_.push_back(id);
+  Own(id);
   json mounts = Inspect(id)["Mounts"];
   ASSERT_EQ(mounts.size(), 1u) << mounts.dump();
   EXPECT_EQ(mounts[0]["Type"], "volume");
@@ -457,7 +360,7 @@ TEST_F(EngineTest, OomKillIs137AndOOMKilled) {
   json d = Inspect("oom");
   EXPECT_EQ(d["State"]["OOMKilled"], true);
   EXPECT_EQ(d["State"]["ExitCode"], 137);
-  all_ids_.push_back(d["Id"].get<std::string>());
+  Own(d["Id"].get<std::string>());
 }
 
 TEST_F(EngineTest, PidsLimitContainsForkBomb) {
@@ -580,7 +483,7 @@ TEST_F(EngineTest, KilledForegroundRunIsReconciled) {
     }
   }
   ASSERT_GT(proc, 0);
-  all_ids_.push_back(id);
+  Own(id);
   ASSERT_GT(skiff, 0);
   ::kill(skiff, SIGKILL);
   run.join();
@@ -610,7 +513,7 @@ TEST_F(EngineTest, FiftyInParallel) {
   for (const auto& r : results) {
     EXPECT_EQ(r.code, 0) << r.err;
     ids.insert(Trim(r.out));
-    all_ids_.push_back(Trim(r.out));
+    Own(Trim(r.out));
   }
   EXPECT_EQ(ids.size(), static_cast<size_t>(kN));
   CmdResult ps = Skiff({"ps", "-q", "--filter", "status=running"});
@@ -644,7 +547,7 @@ TEST_F(EngineTest, ConcurrentSameNameOnlyOneWins) {
   for (const auto& r : results) {
     if (r.code == 0) {
       won++;
-      all_ids_.push_back(Trim(r.out));
+      Own(Trim(r.out));
     } else {
       EXPECT_NE(r.err.find("Conflict"), std::string::npos) << r.err;
     }
