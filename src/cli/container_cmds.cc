@@ -375,7 +375,8 @@ Result<int> PsCmd(const Globals& g, const PsArgs& a) {
   // Newest first, as Docker.
   for (auto it = list->rbegin(); it != list->rend(); ++it) {
     bool running = it->status == engine::ContainerStatus::kRunning ||
-                   it->status == engine::ContainerStatus::kPaused;
+                   it->status == engine::ContainerStatus::kPaused ||
+                   it->status == engine::ContainerStatus::kRestarting;
     if (!a.all && !running && !status_filter && a.last < 0 && !a.latest) continue;
     if (!engine::MatchesFilters(*it, filters)) continue;
     shown.push_back(*it);

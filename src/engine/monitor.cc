@@ -373,6 +373,24 @@ int64_t RestartDelayMs(int restart_count) {
   return std::min<int64_t>(ms, 10000);
 }
 
+// Between two runs: the record says restarting (Docker counts the restart as it begins) for
+// the policy's delay. false when the user stopped the container meanwhile; the record then
+// says exited again.
+Result<bool> WaitToRestart(Engine& e, ContainerRecord* rec) {
+  *rec = TRY(e.records.Update(rec->id, [](ContainerRecord* c) {
+    if (c->stopped_by_user) return;
+    c->status = ContainerStatus::kRestarting;
+    c->restart_count++;
+  }));
+  if (rec->stopped_by_user) return false;
+  SleepMs(RestartDelayMs(rec->restart_count - 1));
+  *rec = TRY(e.records.Update(rec->id, [](ContainerRecord* c) {
+    if (c->stopped_by_user && c->status == ContainerStatus::kRestarting)
+      c->status = ContainerStatus::kExited;
+  }));
+  return !rec->stopped_by_user;  // stopped while we slept
+}
+
 // Hands the running container over to skiff-monitor (see monitor_main.cc). Returns only
 // when the exec failed; the caller then watches the container itself.
 void ExecSmallMonitor(Engine& e, const std::string& id, Running& r, int log_fd) {
@@ -444,9 +462,7 @@ Result<int> RunLoop(Engine& e, ContainerRecord rec, bool foreground, bool first,
     exit_code = TRY(WatchProcess(r, log.get(), foreground, rec.config.tty, stdin_open));
     rec = TRY(RecordExit(e, id, exit_code, r.cgroup.get()));
     if (!ShouldRestart(rec)) break;
-    SleepMs(RestartDelayMs(rec.restart_count));
-    rec = TRY(e.records.Update(id, [&](ContainerRecord* c) { c->restart_count++; }));
-    if (rec.stopped_by_user) break;  // stopped while we slept
+    if (!TRY(WaitToRestart(e, &rec))) break;
   }
   return Finish(e, rec, exit_code);
 }
@@ -471,9 +487,7 @@ Result<int> ContinueMonitor(Engine& e, const std::string& id, int exit_code) {
   SetSignals(false, false);
   ContainerRecord rec = TRY(RecordExit(e, id, exit_code, nullptr));
   if (!ShouldRestart(rec)) return Finish(e, rec, exit_code);
-  SleepMs(RestartDelayMs(rec.restart_count));
-  rec = TRY(e.records.Update(id, [&](ContainerRecord* c) { c->restart_count++; }));
-  if (rec.stopped_by_user) return Finish(e, rec, exit_code);
+  if (!TRY(WaitToRestart(e, &rec))) return Finish(e, rec, exit_code);
   return RunLoop(e, std::move(rec), false, false, [](const Status&) {});
 }
 

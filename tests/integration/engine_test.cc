@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -420,6 +421,47 @@ TEST_F(EngineTest, RestartOnFailureRestartsTwice) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   EXPECT_EQ(Inspect(id2)["RestartCount"].get<int>(), count);
   EXPECT_EQ(Inspect(id2)["State"]["Status"], "exited");
+}
+
+// While the monitor waits out the restart delay (100 ms doubled per restart), Docker shows
+// "restarting": Running and Restarting true, no Pid, the last exit code, and the restart
+// already counted; ps says "Restarting (N) X ago". stop ends it at once.
+TEST_F(EngineTest, RestartingStatusDuringBackoff) {
+  std::string id = RunDetached({"--name", "flap", "--restart", "always", "bb", "sh", "-c", "exit 3"});
+  json d;
+  bool seen = false;
+  for (int i = 0; i < 400 && !seen; ++i) {
+    d = Inspect(id);
+    seen = !d.is_null() && d["State"]["Status"] == "restarting" && d["RestartCount"] >= 4;
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(seen) << d.dump();
+  EXPECT_EQ(d["State"]["Restarting"], true);
+  EXPECT_EQ(d["State"]["Running"], true);
+  EXPECT_EQ(d["State"]["Pid"], 0);
+  EXPECT_EQ(d["State"]["ExitCode"], 3);
+  // The delay after the 4th restart is 800 ms: time enough to look.
+  CmdResult ps = Skiff({"ps", "--format", "{{.Names}} {{.Status}}"});
+  EXPECT_TRUE(std::regex_match(
+      Trim(ps.out), std::regex("flap Restarting \\(3\\) (Less than a second|[0-9] seconds?) ago")))
+      << ps.out;
+  EXPECT_EQ(Skiff({"ps", "-q", "--filter", "status=restarting"}).out, id.substr(0, 12) + "\n");
+  CmdResult rm = Skiff({"rm", "flap"});
+  EXPECT_NE(rm.code, 0);
+  EXPECT_NE(rm.err.find("You cannot remove a restarting container " + id), std::string::npos)
+      << rm.err;
+  CmdResult stop = Skiff({"stop", "flap"});
+  EXPECT_EQ(stop.code, 0) << stop.err;
+  d = Inspect(id);
+  EXPECT_EQ(d["State"]["Status"], "exited");
+  EXPECT_EQ(d["State"]["Restarting"], false);
+  int count = d["RestartCount"];
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+  d = Inspect(id);
+  EXPECT_EQ(d["State"]["Status"], "exited") << "restarted after stop";
+  EXPECT_EQ(d["RestartCount"], count);
+  EXPECT_EQ(Skiff({"rm", "flap"}).code, 0);
+  ExpectNothingLeft(id, 5000);
 }
 
 // rm -f returns only once the monitor is gone: one still exiting used to re-create the

@@ -87,6 +87,12 @@ TEST(EngineContainers, StatusTextAsDockerPs) {
   EXPECT_EQ(StatusText(ex, t0 + 300 + 5), "Exited (137) 5 seconds ago");
   ex.finished_at = kZeroTime;  // a failed start of a created container
   EXPECT_EQ(StatusText(ex, t0), "Created");
+  // While the monitor waits out the restart delay: the last exit code, since it exited.
+  ContainerRecord rs = Rec(ContainerStatus::kRestarting);
+  rs.exit_code = 1;
+  EXPECT_EQ(StatusText(rs, t0 + 300 + 2), "Restarting (1) 2 seconds ago");
+  EXPECT_TRUE(MatchesFilters(rs, {*ParsePsFilter("status=restarting")}));
+  EXPECT_FALSE(MatchesFilters(rs, {*ParsePsFilter("status=running")}));
 }
 
 TEST(EngineContainers, HumanDuration) {
