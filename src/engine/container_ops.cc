@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <set>
@@ -131,6 +132,39 @@ Result<int> ExecContainer(Engine& e, const std::string& ref, const ExecRequest& 
   if (!devnull) return Errno("open /dev/null");
   StdioOver quiet(devnull.get(), !req.interactive, req.detach);
   return runtime::Exec(o);
+}
+
+Result<WaitCondition> ParseWaitCondition(const std::string& text) {
+  if (text == "not-running" || text.empty()) return WaitCondition::kNotRunning;
+  if (text == "next-exit") return WaitCondition::kNextExit;
+  if (text == "removed") return WaitCondition::kRemoved;
+  return MakeError(EINVAL, "invalid condition: \"%s\" (not-running, next-exit or removed)",
+                   text.c_str());
+}
+
+Result<int> WaitContainerFor(Engine& e, const std::string& ref, WaitCondition c) {
+  ContainerRecord r = TRY(Refresh(e, ref));
+  if (c == WaitCondition::kNotRunning) {
+    // Docker's not-running is met at once by a container that is not running, one that
+    // was only created included (moby State.Wait).
+    if (r.status == ContainerStatus::kCreated && !MonitorAlive(r)) return r.exit_code;
+    return WaitContainer(e, r.id);
+  }
+  // An exit shows as a new FinishedAt on a record that is no longer running (restarting
+  // counts: Docker's waiters are woken when a restart begins).
+  const std::string since = r.finished_at;
+  int code = r.exit_code;
+  for (;;) {
+    auto cur = Refresh(e, r.id);
+    if (!cur.ok()) {
+      if (cur.error().Message().rfind("No such container", 0) == 0) return code;
+      return std::move(cur).error();
+    }
+    code = cur->exit_code;
+    if (c == WaitCondition::kNextExit && cur->finished_at != since && !Active(*cur)) return code;
+    struct timespec ts = {0, 20 * 1000000L};
+    ::nanosleep(&ts, nullptr);
+  }
 }
 
 Result<std::string> TopContainer(Engine& e, const std::string& ref) {

@@ -44,6 +44,13 @@ struct ExecRequest {
 // StartExitCode turns it into Docker's 126/127/125.
 Result<int> ExecContainer(Engine& e, const std::string& ref, const ExecRequest& req);
 
+// docker wait --condition (the API's): not-running (the default: returns at once when it
+// is not running), next-exit (the next exit from now, even of a container not yet started
+// again), removed (once its record is gone). The exit code last seen.
+enum class WaitCondition { kNotRunning, kNextExit, kRemoved };
+Result<WaitCondition> ParseWaitCondition(const std::string& text);
+Result<int> WaitContainerFor(Engine& e, const std::string& ref, WaitCondition c);
+
 // docker top: the table of the container's processes.
 Result<std::string> TopContainer(Engine& e, const std::string& ref);
 

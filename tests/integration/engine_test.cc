@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -230,6 +231,40 @@ TEST_F(EngineTest, KillWaitAndRmRules) {
   CmdResult none = Skiff({"rm", "nosuch"});
   EXPECT_NE(none.code, 0);
   EXPECT_NE(none.err.find("No such container: nosuch"), std::string::npos) << none.err;
+}
+
+// wait --condition as Docker's API: next-exit waits for an exit still to come (here of a
+// container started after the wait began), removed until the record is gone.
+TEST_F(EngineTest, WaitConditions) {
+  CmdResult c = Skiff({"create", "--name", "job", "bb", "sh", "-c", "sleep 0.3; exit 4"});
+  ASSERT_EQ(c.code, 0) << c.err;
+  std::string id = Trim(c.out);
+  Own(id);
+  // not-running: a created container is not running: at once, 0.
+  EXPECT_EQ(Skiff({"wait", "--condition", "not-running", "job"}).out, "0\n");
+  for (const char* cond : {"next-exit", "removed"}) {
+    std::atomic<bool> returned{false};
+    CmdResult w;
+    std::thread waiter([&] {
+      w = Skiff({"wait", "--condition", cond, "job"});
+      returned = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    EXPECT_FALSE(returned) << cond << " returned before the container ran: " << w.out;
+    ASSERT_EQ(Skiff({"start", "job"}).code, 0);
+    if (std::string(cond) == "removed") {
+      EXPECT_EQ(Skiff({"wait", "job"}).out, "4\n");
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      EXPECT_FALSE(returned) << "removed returned before rm";
+      EXPECT_EQ(Skiff({"rm", "job"}).code, 0);
+    }
+    waiter.join();
+    EXPECT_EQ(w.code, 0) << w.err;
+    EXPECT_EQ(w.out, "4\n") << cond;
+  }
+  CmdResult bad = Skiff({"wait", "--condition", "sometime", "x"});
+  EXPECT_EQ(bad.code, 125);
+  EXPECT_NE(bad.err.find("invalid condition: \"sometime\""), std::string::npos) << bad.err;
 }
 
 TEST_F(EngineTest, DetachedRmRemovesItselfAndNameConflicts) {
