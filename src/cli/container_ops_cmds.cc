@@ -84,17 +84,23 @@ void AddExecCommand(CLI::App* cmd, Globals& g, Action& action) {
 
 void AddTopCommand(CLI::App* cmd, Globals& g, Action& action) {
   auto args = std::make_shared<std::vector<std::string>>();
-  cmd->footer("Usage: skiff top CONTAINER");
-  cmd->add_option("container", *args, "the container")->required();
-  cmd->callback([&g, &action, args] {
+  cmd->footer(
+      "Usage: skiff top CONTAINER [ps OPTIONS]\n"
+      "ps OPTIONS (read from /proc, no ps is run): -ef (the default), aux, -o FIELD[=HEADER],...\n"
+      "FIELDS: pid ppid pgid sid cpid uid user gid group comm args cmd pcpu c pmem vsz rss stat\n"
+      "        s tty time bsdtime etime stime start nlwp ni (and ps's aliases: %cpu, command...)");
+  cmd->set_help_flag("--help", "show this help");
+  // ps options look like flags (-o, -ef): the container and everything after it are theirs.
+  cmd->prefix_command();
+  cmd->callback([&g, &action, args, cmd] {
+    *args = cmd->remaining();
     action = [&g, args]() -> Result<int> {
-      if (args->size() > 1)
-        return Fail("top", MakeError(0,
-                                     "ps options are not supported: the columns are "
-                                     "ps -ef's, read from /proc"));
+      if (args->empty())
+        return Fail("top", MakeError(0, "\"top\" requires at least 1 argument: CONTAINER"));
       auto e = OpenEngine(g);
       if (!e.ok()) return Fail("top", e.error());
-      auto t = engine::TopContainer(*e, (*args)[0]);
+      std::vector<std::string> ps(args->begin() + 1, args->end());
+      auto t = engine::TopContainer(*e, (*args)[0], ps);
       if (!t.ok()) return Fail("top", t.error());
       std::fputs(t->c_str(), stdout);
       return 0;

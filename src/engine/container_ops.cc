@@ -167,11 +167,13 @@ Result<int> WaitContainerFor(Engine& e, const std::string& ref, WaitCondition c)
   }
 }
 
-Result<std::string> TopContainer(Engine& e, const std::string& ref) {
+Result<std::string> TopContainer(Engine& e, const std::string& ref,
+                                 const std::vector<std::string>& ps_args) {
+  std::vector<TopField> fields = TRY(ParsePsOptions(ps_args));
   ContainerRecord r = TRY(RunningContainer(e, ref));
   auto cg = TRY(CgroupOf(e, r));
   std::vector<pid_t> pids = TRY(cg->GetPids());
-  return TopTable(pids);
+  return TopTable(pids, fields);
 }
 
 Result<std::vector<StatsSource>> StatsSources(Engine& e, const std::vector<std::string>& refs,

@@ -51,8 +51,10 @@ enum class WaitCondition { kNotRunning, kNextExit, kRemoved };
 Result<WaitCondition> ParseWaitCondition(const std::string& text);
 Result<int> WaitContainerFor(Engine& e, const std::string& ref, WaitCondition c);
 
-// docker top: the table of the container's processes.
-Result<std::string> TopContainer(Engine& e, const std::string& ref);
+// docker top: the table of the container's processes; ps_args are the ps options after the
+// container (top.h: ParsePsOptions), checked before the container is looked at.
+Result<std::string> TopContainer(Engine& e, const std::string& ref,
+                                 const std::vector<std::string>& ps_args = {});
 
 // docker stats: targets and samples per container (stopped ones read as zeros).
 struct StatsSource {

@@ -102,6 +102,59 @@ TEST_F(EngineOpsTest, TopShowsHostAndContainerPids) {
   EXPECT_NE(Skiff({"top", "nosuch"}).code, 0);
 }
 
+// top's ps options, read from /proc: aux's columns, -o's fields (the same values as the
+// host's ps gives for that process), and a clear refusal of what is not supported.
+TEST_F(EngineOpsTest, TopPsOptions) {
+  RunDetached({"--name", "web", "bb", "sh", "-c", "sleep 300 & sleep 301"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  int host_pid = Inspect("web")["State"]["Pid"];
+  CmdResult aux = Skiff({"top", "web", "aux"});
+  ASSERT_EQ(aux.code, 0) << aux.err;
+  auto lines = Lines(aux.out);
+  ASSERT_EQ(lines.size(), 3u) << aux.out;
+  EXPECT_TRUE(std::regex_match(lines[0], std::regex("USER +PID +%CPU +%MEM +VSZ +RSS +TTY +STAT "
+                                                    "+START +TIME +COMMAND")))
+      << lines[0];
+  std::regex row("^root +" + std::to_string(host_pid) +
+                 " +[0-9]+\\.[0-9] +[0-9]+\\.[0-9] +[0-9]+ +[1-9][0-9]* +\\? +S\\S* +\\S+ +"
+                 "[0-9]+:[0-9]{2} +sleep 301$");
+  EXPECT_TRUE(std::regex_match(lines[1], row) || std::regex_match(lines[2], row)) << aux.out;
+  CmdResult o = Skiff({"top", "web", "-o", "pid,ppid,user,comm,stat,nlwp,ni,args"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  lines = Lines(o.out);
+  ASSERT_EQ(lines.size(), 3u) << o.out;
+  EXPECT_TRUE(std::regex_match(lines[0], std::regex("PID +PPID +USER +COMMAND +STAT +NLWP +NI "
+                                                    "+COMMAND")))
+      << lines[0];
+  // The host's ps on the same process: the same words.
+  CmdResult ps = RunCommand({"/bin/ps", "-o", "pid=,ppid=,user=,comm=,stat=,nlwp=,ni=", "-p",
+                             std::to_string(host_pid)},
+                            work_);
+  ASSERT_EQ(ps.code, 0) << ps.err;
+  std::string want;
+  std::istringstream words(ps.out);
+  for (std::string w; words >> w;) want += w + " ";
+  want += "sleep 301";
+  bool found = false;
+  for (const auto& l : lines) {
+    std::string got;
+    std::istringstream in(l);
+    for (std::string w; in >> w;) got += (got.empty() ? "" : " ") + w;
+    found = found || got == want;
+  }
+  EXPECT_TRUE(found) << "ps says: " << want << "\nskiff top says:\n" << o.out;
+  CmdResult bad = Skiff({"top", "web", "-o", "pid,wchan"});
+  EXPECT_EQ(bad.code, 125);
+  EXPECT_NE(bad.err.find("unsupported ps field \"wchan\""), std::string::npos) << bad.err;
+  CmdResult bad_opt = Skiff({"top", "web", "-L"});
+  EXPECT_NE(bad_opt.err.find("unsupported ps option \"-L\""), std::string::npos) << bad_opt.err;
+  // -ef: the default table.
+  CmdResult ef = Skiff({"top", "web", "-ef"});
+  EXPECT_EQ(ef.code, 0) << ef.err;
+  EXPECT_EQ(ef.out.rfind("UID", 0), 0u) << ef.out;
+  EXPECT_NE(ef.out.find("CPID"), std::string::npos) << ef.out;
+}
+
 TEST_F(EngineOpsTest, StatsNoStreamTableAndJson) {
   RunDetached({"--name", "web", "-m", "32m", "--network", "none", "bb", "sh", "-c",
                "yes > /dev/null & sleep 300"});
