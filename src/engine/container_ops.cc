@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "engine/top.h"
 #include "engine/users.h"
 #include "image/images.h"
+#include "oci/spec.h"
 #include "runtime/container.h"
 #include "runtime/explain.h"
 #include "runtime/state.h"
@@ -31,6 +33,36 @@ bool Active(const ContainerRecord& r) {
 }
 
 std::string Short(const std::string& id) { return id.substr(0, 12); }
+
+// A running container's root as its processes see it, mounts (volumes, binds, tmpfs) in
+// place: /proc/PID/root, opened and then checked to still be the container's process (a
+// reused pid is not it). Invalid when it is not running.
+UniqueFd ProcRoot(Engine& e, const ContainerRecord& r) {
+  auto st = runtime::LoadState(e.run_root, r.id);
+  if (!st.ok() || st->pid != r.pid || r.pid <= 0) return UniqueFd();
+  UniqueFd fd(::open(StrFormat("/proc/%d/root", r.pid).c_str(),
+                     O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!fd || !runtime::ProcessAlive(r.pid, st->pid_start)) return UniqueFd();
+  return fd;
+}
+
+// A stopped container's directory bind mounts and volumes, from its spec (file binds such
+// as /etc/hosts are left to the root filesystem).
+std::vector<CopyMount> BindMounts(const Engine& e, const ContainerRecord& r) {
+  std::vector<CopyMount> out;
+  auto text = ReadFile(BundleDir(e, r.id) + "/config.json");
+  if (!text.ok()) return out;
+  auto spec = oci::ParseSpec(*text);
+  if (!spec.ok()) return out;
+  for (const auto& m : spec->mounts) {
+    bool bind = m.type == "bind" || m.type.empty();
+    for (const auto& o : m.options) bind = bind || o == "bind" || o == "rbind";
+    struct stat st;
+    if (!bind || ::stat(m.source.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) continue;
+    out.push_back({m.destination, m.source});
+  }
+  return out;
+}
 
 Result<std::unique_ptr<cgroup::Manager>> CgroupOf(Engine& e, const ContainerRecord& r) {
   runtime::ContainerState s = TRY(runtime::LoadState(e.run_root, r.id));
@@ -257,6 +289,16 @@ Status CopyContainer(Engine& e, const std::string& src, const std::string& dest,
   if (!sc.empty() && !dc.empty())
     return MakeError(0, "copying between containers is not supported");
   ContainerRecord r = TRY(Refresh(e, sc.empty() ? dc : sc));
+  // Running: through its own root, where the kernel has its mounts in place. The pinned
+  // fd is handed on by its /proc/self/fd name, so no other process can stand in for it.
+  if (Active(r)) {
+    UniqueFd root = ProcRoot(e, r);
+    if (root) {
+      std::string at = StrFormat("/proc/self/fd/%d", root.get());
+      if (!sc.empty()) return CopyOut(at, sp, dp, o);
+      return CopyIn(at, sp, dp, o);
+    }
+  }
   std::string rootfs = RootfsDir(e, r.id);
   bool mounted_here = false;
   if (!IsMountPoint(rootfs)) {
@@ -272,8 +314,19 @@ Status CopyContainer(Engine& e, const std::string& src, const std::string& dest,
     if (now.ok() && Active(*now)) return;
     (void)UnmountAll(rootfs);
   });
-  if (!sc.empty()) return CopyOut(rootfs, sp, dp, o);
-  return CopyIn(rootfs, sp, dp, o);
+  // Stopped: a path under a volume or bind resolves into the mount's source (still with
+  // RESOLVE_IN_ROOT, inside that source), as docker cp mounts them for the copy.
+  std::vector<CopyMount> mounts = BindMounts(e, r);
+  MountedPath at = MountFor(mounts, sc.empty() ? dp : sp);
+  std::string root = at.index < 0 ? rootfs : mounts[at.index].source;
+  CopyOptions opts = o;
+  if (at.index >= 0 && at.path == "/") {
+    std::string dest = mounts[at.index].destination;
+    while (dest.size() > 1 && dest.back() == '/') dest.pop_back();
+    opts.top_name = dest.substr(dest.rfind('/') + 1);
+  }
+  if (!sc.empty()) return CopyOut(root, at.path, dp, opts);
+  return CopyIn(root, sp, at.path, opts);
 }
 
 uint64_t DirBytes(const std::string& path) {

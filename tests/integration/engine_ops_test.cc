@@ -271,6 +271,54 @@ TEST_F(EngineOpsTest, CpBothWaysAndAgainstPlantedLinks) {
   EXPECT_NE(Skiff({"cp", work_ + "/host.txt", work_ + "/x"}).code, 0);
 }
 
+// cp sees the container's volumes, binds and tmpfs as docker cp does: running, through the
+// container's own root (its mounts in place); stopped, a path under a volume or a bind
+// resolves into the mount's source, where a link still can't lead out of that source.
+TEST_F(EngineOpsTest, CpThroughVolumesAndBinds) {
+  std::string bind = work_ + "/bind";
+  ASSERT_EQ(::mkdir(bind.c_str(), 0755), 0);
+  ASSERT_TRUE(WriteText(bind + "/b.txt", "bound\n"));
+  ASSERT_TRUE(WriteText(work_ + "/host.txt", "from the host\n"));
+  std::string id = RunDetached({"--name", "web", "-v", "keep:/vol", "-v", bind + ":/mnt/bind",
+                                "--tmpfs", "/scratch", "bb", "sleep", "300"});
+  ASSERT_EQ(Skiff({"exec", "web", "sh", "-c",
+                   "echo vol > /vol/v.txt && echo tmp > /scratch/t.txt && ln -s / /vol/esc"})
+                .code,
+            0);
+  auto out = [&](const std::string& from, const std::string& name) {
+    CmdResult r = Skiff({"cp", "web:" + from, work_ + "/" + name});
+    EXPECT_EQ(r.code, 0) << from << ": " << r.err;
+    return ReadText(work_ + "/" + name);
+  };
+  EXPECT_EQ(out("/vol/v.txt", "r1"), "vol\n");
+  EXPECT_EQ(out("/mnt/bind/b.txt", "r2"), "bound\n");
+  EXPECT_EQ(out("/scratch/t.txt", "r3"), "tmp\n");
+  ASSERT_EQ(Skiff({"cp", work_ + "/host.txt", "web:/mnt/bind/in.txt"}).code, 0);
+  EXPECT_EQ(ReadText(bind + "/in.txt"), "from the host\n");
+  ASSERT_EQ(Skiff({"cp", work_ + "/host.txt", "web:/scratch/"}).code, 0);
+  EXPECT_EQ(Skiff({"exec", "web", "cat", "/scratch/host.txt"}).out, "from the host\n");
+
+  ASSERT_EQ(Skiff({"stop", "-t", "1", "web"}).code, 0);
+  EXPECT_EQ(out("/vol/v.txt", "s1"), "vol\n");
+  EXPECT_EQ(out("/mnt/bind/b.txt", "s2"), "bound\n");
+  ASSERT_EQ(Skiff({"cp", work_ + "/host.txt", "web:/vol/new.txt"}).code, 0);
+  EXPECT_EQ(ReadText(root_ + "/volumes/keep/_data/new.txt"), "from the host\n");
+  // The mount point itself: a missing DEST gets its contents, an existing dir gets "vol/".
+  CmdResult whole = Skiff({"cp", "web:/vol", work_ + "/volcopy"});
+  EXPECT_EQ(whole.code, 0) << whole.err;
+  EXPECT_EQ(ReadText(work_ + "/volcopy/v.txt"), "vol\n");
+  ASSERT_EQ(::mkdir((work_ + "/into").c_str(), 0755), 0);
+  CmdResult into = Skiff({"cp", "web:/vol/", work_ + "/into"});
+  EXPECT_EQ(into.code, 0) << into.err;
+  EXPECT_EQ(ReadText(work_ + "/into/vol/new.txt"), "from the host\n");
+  // /vol/esc -> "/" resolves to the volume's own root: no /etc/passwd there, and never the
+  // host's.
+  CmdResult esc = Skiff({"cp", "web:/vol/esc/etc/passwd", work_ + "/esc"});
+  EXPECT_NE(esc.code, 0) << "read through a link out of the volume";
+  EXPECT_FALSE(Exists(work_ + "/esc"));
+  EXPECT_EQ(ReadText("/proc/self/mountinfo").find(id), std::string::npos) << "cp left its mount";
+}
+
 TEST_F(EngineOpsTest, PruneAndDf) {
   std::string keep = RunDetached({"--name", "keep", "bb", "sleep", "300"});
   CmdResult done = Skiff({"run", "--name", "done", "bb", "sh", "-c", "echo x > /big"});
