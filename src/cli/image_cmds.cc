@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/skiff_cli.h"
+#include "engine/table.h"
 #include "image/image_mount.h"
 #include "image/images.h"
 #include "image/progress.h"
@@ -70,9 +71,8 @@ Result<int> ListImagesCmd(const Globals& g, const ImagesFlags& f) {
   auto list = image::ListImages(*store);
   if (!list.ok()) return Fail("images", list.error());
   nlohmann::json arr = nlohmann::json::array();
-  std::string table = f.quiet ? ""
-                              : StrFormat("%-40s %-10s %-15s %-16s %s\n", "REPOSITORY", "TAG",
-                                          "IMAGE ID", "CREATED", "SIZE");
+  std::string table;
+  std::vector<std::vector<std::string>> rows = {{"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"}};
   for (const auto& img : *list) {
     std::string id = f.no_trunc ? img.config_digest : img.config_digest.substr(7, 12);
     if (f.quiet) {
@@ -94,10 +94,10 @@ Result<int> ListImagesCmd(const Globals& g, const ImagesFlags& f) {
                        {"Size", img.size}});
         continue;
       }
-      table += StrFormat("%-40s %-10s %-15s %-16s %s\n", repo.c_str(), tag.c_str(), id.c_str(),
-                         HumanAgo(img.config.created).c_str(), HumanSize(img.size).c_str());
+      rows.push_back({repo, tag, id, HumanAgo(img.config.created), HumanSize(img.size)});
     }
   }
+  if (!f.quiet) table = engine::TabTable(rows);
   if (f.format == "json") {
     std::printf("%s\n", arr.dump(2).c_str());
   } else {

@@ -72,7 +72,7 @@ std::string HumanDuration(int64_t s) {
   if (h < 24 * 7 * 2) return StrFormat("%lld days", static_cast<long long>(h / 24));
   if (h < 24 * 30 * 2) return StrFormat("%lld weeks", static_cast<long long>(h / 24 / 7));
   if (h < 24 * 365 * 2) return StrFormat("%lld months", static_cast<long long>(h / 24 / 30));
-  return StrFormat("%lld years", static_cast<long long>(h / 24 / 365));
+  return StrFormat("%lld years", static_cast<long long>(s / 3600 / 24 / 365));  // not rounded
 }
 
 std::string StatusText(const ContainerRecord& r, int64_t now_s) {

@@ -116,6 +116,20 @@ TEST_F(EngineTest, DetachedPsLogsStopRm) {
   EXPECT_NE(ps.out.find(id.substr(0, 12)), std::string::npos) << ps.out;
   EXPECT_NE(ps.out.find("Up "), std::string::npos) << ps.out;
   EXPECT_NE(ps.out.find("web"), std::string::npos) << ps.out;
+  // The truncated COMMAND ends in "…" (3 bytes, 1 column): NAMES still lines up under its
+  // header, counted in code points.
+  {
+    auto rows = Lines(ps.out);
+    ASSERT_EQ(rows.size(), 2u) << ps.out;
+    ASSERT_NE(rows[1].find("…"), std::string::npos) << ps.out;
+    auto col = [](const std::string& line, size_t byte) {
+      size_t n = 0;
+      for (size_t i = 0; i < byte && i < line.size(); ++i) n += (line[i] & 0xC0) != 0x80;
+      return n;
+    };
+    EXPECT_EQ(col(rows[0], rows[0].find("NAMES")), col(rows[1], rows[1].rfind("web"))) << ps.out;
+    EXPECT_EQ(col(rows[0], rows[0].find("STATUS")), col(rows[1], rows[1].find("Up "))) << ps.out;
+  }
   CmdResult js = Skiff({"ps", "--format", "json"});
   auto j = json::parse(Lines(js.out).at(0));
   EXPECT_EQ(j["Names"], "web");
