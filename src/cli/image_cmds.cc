@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/skiff_cli.h"
+#include "engine/container_ops.h"
 #include "engine/table.h"
 #include "image/image_mount.h"
 #include "image/images.h"
@@ -214,16 +215,24 @@ void AddImportCommand(CLI::App* cmd, Globals& g, Action& action) {
 }
 
 void AddPruneCommand(CLI::App* cmd, Globals& g, Action& action) {
-  cmd->add_flag("-a,--all")->description("remove all images no container uses");
-  cmd->add_flag("-f,--force")->description("do not ask for confirmation");
-  cmd->callback([&g, &action] {
-    action = [&g]() -> Result<int> {
-      auto store = OpenStore(g);
-      if (!store.ok()) return Fail("image prune", store.error());
-      std::vector<std::string> removed;
-      if (Status st = Prune(g, *store, &removed); !st) return Fail("image prune", st.error());
-      for (const auto& d : removed) std::printf("deleted: %s\n", d.c_str());
-      std::printf("Total reclaimed: %zu\n", removed.size());
+  auto all = std::make_shared<bool>(false);
+  auto force = std::make_shared<bool>(false);
+  cmd->add_flag("-a,--all", *all, "remove all images no container uses, not only dangling ones");
+  cmd->add_flag("-f,--force", *force, "do not ask for confirmation");
+  cmd->callback([&g, &action, all, force] {
+    action = [&g, all, force]() -> Result<int> {
+      if (!*force &&
+          !Confirm(*all ? "WARNING! This will remove all images without at least one container "
+                          "associated to them."
+                        : "WARNING! This will remove all dangling images."))
+        return 0;
+      auto e = OpenEngine(g);
+      if (!e.ok()) return Fail("image prune", e.error());
+      auto rep = engine::PruneImages(*e, *all);
+      if (!rep.ok()) return Fail("image prune", rep.error());
+      PrintPrunedImages(rep->lines);
+      std::printf("Total reclaimed space: %s\n",
+                  engine::HumanSize(static_cast<double>(rep->reclaimed)).c_str());
       return 0;
     };
   });

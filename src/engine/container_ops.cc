@@ -17,7 +17,10 @@
 #include "engine/table.h"
 #include "engine/top.h"
 #include "engine/users.h"
+#include "image/image_mount.h"
 #include "image/images.h"
+#include "image/reference.h"
+#include "image/snapshot.h"
 #include "oci/spec.h"
 #include "runtime/container.h"
 #include "runtime/explain.h"
@@ -337,7 +340,15 @@ uint64_t DirBytes(const std::string& path) {
 
 Result<PruneReport> PruneContainers(Engine& e) {
   PruneReport rep;
-  for (const auto& r : TRY(ListContainers(e))) {
+  for (ContainerRecord r : TRY(ListContainers(e))) {
+    if (Active(r) || r.status == ContainerStatus::kRestarting) continue;
+    // Just stopped: its monitor may still be cleaning up (unmount, record); a moment.
+    for (int waited_ms = 0; MonitorAlive(r) && waited_ms < 3000; waited_ms += 20) {
+      ::usleep(20000);
+      auto cur = e.records.Lookup(r.id);
+      if (!cur.ok()) break;
+      r = std::move(cur.value());
+    }
     if (Active(r) || MonitorAlive(r)) continue;
     uint64_t bytes = DirBytes(BundleDir(e, r.id) + "/upper");
     Status st = RemoveContainer(e, r.id, false, false);
@@ -345,6 +356,47 @@ Result<PruneReport> PruneContainers(Engine& e) {
     rep.deleted.push_back(r.id);
     rep.reclaimed += bytes;
   }
+  return rep;
+}
+
+Result<ImagePruneReport> PruneImages(Engine& e, bool all) {
+  ImagePruneReport rep;
+  image::Store store = TRY(image::Store::Open(e.root + "/oci"));
+  image::LayerStore layers = TRY(image::LayerStore::Open(e.root + "/layers"));
+  image::ImageMounts mounts(e.root + "/mounts");
+  // What containers use: their image IDs and their layer dirs (kept even when the image
+  // itself went: a tag moved, or rmi -f).
+  std::set<std::string> used, keep_layers;
+  for (const ContainerRecord& r : TRY(ListContainers(e))) {
+    used.insert(r.image_id);
+    for (const auto& d : r.config.lower_dirs)
+      if (d.rfind(layers.dir() + "/", 0) == 0)
+        keep_layers.insert("sha256:" + d.substr(layers.dir().size() + 1));
+  }
+  uint64_t before = DirBytes(store.dir()) + DirBytes(layers.dir());
+  std::vector<std::string> keep_manifests;
+  for (const auto& d : TRY(image::DanglingImages(store))) {
+    if (used.count(d.config_digest) || mounts.IsMounted(d.config_digest)) {
+      keep_manifests.push_back(d.manifest_digest);
+    } else {
+      rep.lines.push_back("deleted: " + d.config_digest);
+    }
+  }
+  if (all) {
+    for (const auto& img : TRY(image::ListImages(store))) {
+      if (used.count(img.config_digest) || mounts.IsMounted(img.config_digest)) continue;
+      for (const auto& ref : img.refs) {
+        TRY(store.RemoveRef(ref));
+        auto parsed = image::ParseReference(ref);
+        rep.lines.push_back("untagged: " + (parsed.ok() ? parsed->Familiar() : ref));
+      }
+      rep.lines.push_back("deleted: " + img.config_digest);
+    }
+  }
+  TRY(image::CollectGarbage(store, keep_manifests));
+  TRY(image::PruneLayers(store, layers, keep_layers));
+  uint64_t after = DirBytes(store.dir()) + DirBytes(layers.dir());
+  rep.reclaimed = before > after ? before - after : 0;
   return rep;
 }
 

@@ -82,6 +82,17 @@ struct PruneReport {
 };
 Result<PruneReport> PruneContainers(Engine& e);
 
+// image prune / system prune's images, as Docker: dangling images (untagged: their tag
+// moved on) that no container uses; with all, every image no container uses (its tags
+// removed). Mounted images (image mount) stay. lines are Docker's "untagged: REF" and
+// "deleted: sha256:ID"; reclaimed counts the store's and the layers' bytes. The blobs and
+// layers of containers' images stay, dangling or not.
+struct ImagePruneReport {
+  std::vector<std::string> lines;
+  uint64_t reclaimed = 0;
+};
+Result<ImagePruneReport> PruneImages(Engine& e, bool all);
+
 // system df's rows: Images, Containers, Local Volumes, Build Cache.
 struct DfRow {
   std::string type;

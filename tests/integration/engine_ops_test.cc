@@ -354,6 +354,63 @@ TEST_F(EngineOpsTest, PruneAndDf) {
   EXPECT_EQ(Skiff({"run", "--rm", "bb", "true"}).code, 0) << "system prune removed a used image";
 }
 
+// Dangling images (their tag moved on) go with image prune and system prune, unless a
+// container uses them; -a removes every image no container uses. Docker's output.
+TEST_F(EngineOpsTest, PruneDanglingAndUnusedImages) {
+  std::string tree = work_ + "/tree";
+  auto import = [&](const std::string& marker, const std::string& ref) {
+    EXPECT_TRUE(WriteText(tree + "/etc/marker", marker + "\n"));
+    CmdResult r = Skiff({"import", tree, ref, "--change", "CMD [\"sh\"]"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return Trim(r.out);
+  };
+  std::string a = Inspect("bb")["Id"];  // the fixture's bb:latest
+  CmdResult c = Skiff({"create", "--name", "old", "bb", "cat", "/etc/passwd"});
+  ASSERT_EQ(c.code, 0) << c.err;
+  Own(Trim(c.out));
+  std::string b = import("b", "bb:latest");  // a: dangling, used by "old"
+  std::string cc = import("c", "bb:latest");  // b: dangling, unused
+  std::string d = import("d", "other:1");     // tagged, unused
+  ASSERT_NE(a, b);
+  auto blob = [&](const std::string& id) {
+    return Exists(root_ + "/oci/blobs/sha256/" + id.substr(7));
+  };
+  CmdResult p = Skiff({"image", "prune", "-f"});
+  ASSERT_EQ(p.code, 0) << p.err;
+  EXPECT_EQ(p.out.rfind("Deleted Images:\ndeleted: " + b + "\n\nTotal reclaimed space: ", 0), 0u)
+      << p.out;
+  EXPECT_FALSE(blob(b));
+  EXPECT_TRUE(blob(a)) << "a dangling image a container uses was removed";
+  EXPECT_TRUE(blob(d));
+  // Its layers too: the container still starts.
+  CmdResult start = Skiff({"start", "-a", "old"});
+  EXPECT_EQ(start.code, 0) << start.err;
+  EXPECT_NE(start.out.find("root:x:0:0"), std::string::npos) << start.out;
+  // -a: every image no container uses; one running on bb:latest keeps it.
+  RunDetached({"--name", "up", "bb", "sleep", "300"});
+  CmdResult all = Skiff({"image", "prune", "-a", "-f"});
+  ASSERT_EQ(all.code, 0) << all.err;
+  EXPECT_NE(all.out.find("Deleted Images:\nuntagged: other:1\ndeleted: " + d + "\n"),
+            std::string::npos)
+      << all.out;
+  EXPECT_EQ(all.out.find(cc), std::string::npos) << all.out;
+  EXPECT_EQ(all.out.find(a), std::string::npos) << all.out;
+  EXPECT_TRUE(blob(cc));
+  EXPECT_TRUE(blob(a));
+  // system prune: the stopped container goes, and then its dangling image.
+  CmdResult sys = Skiff({"system", "prune", "-f"});
+  ASSERT_EQ(sys.code, 0) << sys.err;
+  EXPECT_NE(sys.out.find("Deleted Containers:\n" + Trim(c.out) + "\n\nDeleted Images:\ndeleted: " +
+                         a + "\n\nTotal reclaimed space: "),
+            std::string::npos)
+      << sys.out;
+  EXPECT_FALSE(blob(a));
+  EXPECT_TRUE(blob(cc));
+  EXPECT_EQ(Inspect("up")["State"]["Status"], "running");
+  CmdResult none = Skiff({"image", "prune", "-f"});
+  EXPECT_EQ(none.out.rfind("Total reclaimed space: 0B", 0), 0u) << none.out;
+}
+
 TEST_F(EngineOpsTest, RunExplain) {
   CmdResult r = Skiff({"run", "--rm", "--explain", "-m", "32m", "bb", "echo", "explained"});
   ASSERT_EQ(r.code, 0) << r.err;
