@@ -127,7 +127,9 @@ Result<Running> StartProcess(Engine& e, const ContainerRecord& rec, bool foregro
   co.root = e.run_root;
   co.id = rec.id;
   co.bundle = dir;
-  co.explain = foreground ? CurrentExplain() : nullptr;  // run --explain (container_ops.h)
+  // run --explain (container_ops.h); in a detached run's monitor it prints into the pipe
+  // to `run -d` (SpawnMonitor), for the first start only.
+  co.explain = CurrentExplain();
   Running r;
   UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!devnull) return Errno("open /dev/null");
@@ -491,10 +493,16 @@ Result<int> ContinueMonitor(Engine& e, const std::string& id, int exit_code) {
   return RunLoop(e, std::move(rec), false, false, [](const Status&) {});
 }
 
+// The startup report on the monitor's pipe: explain's lines (run -d --explain), then this
+// separator, then "0\n" or "<code>\n<message>".
+constexpr char kReportSeparator = '\x1e';
+
 Status SpawnMonitor(Engine& e, const std::string& id) {
   int p[2];
   if (::pipe2(p, O_CLOEXEC) < 0) return Errno("pipe");
   UniqueFd rd(p[0]), wr(p[1]);
+  // The engine's steps are ours to print; the runtime's come back from the monitor.
+  if (runtime::Explain* ex = CurrentExplain()) ex->Flush(false);
   std::fflush(nullptr);
   pid_t pid = ::fork();
   if (pid < 0) return Errno("fork the monitor");
@@ -515,9 +523,13 @@ Status SpawnMonitor(Engine& e, const std::string& id) {
     ::fcntl(3, F_SETFD, FD_CLOEXEC);
     sys::CloseRange(4, ~0U, 0);
     UniqueFd report(3);
+    if (runtime::Explain* ex = CurrentExplain()) ex->set_out_fd(report.get());
     auto done = [&](const Status& st) {
-      std::string msg = st.ok() ? std::string("0\n")
-                                : StrFormat("%d\n%s", st.error().code, st.error().msg.c_str());
+      if (runtime::Explain* ex = CurrentExplain()) ex->Flush(false);
+      SetExplain(nullptr);  // restarts are not explained: nobody reads this pipe then
+      std::string msg(1, kReportSeparator);
+      msg.append(st.ok() ? std::string("0\n")
+                         : StrFormat("%d\n%s", st.error().code, st.error().msg.c_str()));
       (void)WriteAll(report.get(), msg.data(), msg.size());
       report.reset();
     };
@@ -533,7 +545,11 @@ Status SpawnMonitor(Engine& e, const std::string& id) {
     if (n <= 0) break;
     msg.append(buf, static_cast<size_t>(n));
   }
-  if (msg.empty()) return MakeError(ECHILD, "the monitor of %s exited before starting it", id.c_str());
+  size_t sep = msg.rfind(kReportSeparator);
+  if (sep == std::string::npos)
+    return MakeError(ECHILD, "the monitor of %s exited before starting it", id.c_str());
+  if (sep > 0) (void)WriteAll(2, msg.data(), sep);  // the runtime's explain lines
+  msg.erase(0, sep + 1);
   if (msg == "0\n") return Ok();
   size_t nl = msg.find('\n');
   int code = atoi(msg.c_str());

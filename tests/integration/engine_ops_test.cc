@@ -434,5 +434,28 @@ TEST_F(EngineOpsTest, RunExplain) {
   EXPECT_EQ(quiet.err, "");
 }
 
+// run -d: the runtime's steps happen in the monitor, which sends them back on the pipe it
+// reports the start on; they are printed before the ID (stdout holds only the ID).
+TEST_F(EngineOpsTest, RunDetachedExplain) {
+  CmdResult r = Skiff({"run", "-d", "--explain", "--name", "web", "bb", "sleep", "300"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string id = Trim(r.out);
+  Own(id);
+  EXPECT_TRUE(std::regex_match(r.out, std::regex("[0-9a-f]{64}\n"))) << r.out;
+  auto has = [&](const std::string& re) { return std::regex_search(r.err, std::regex(re)); };
+  EXPECT_TRUE(has(R"(engine  image +bb resolved to sha256:)")) << r.err;
+  EXPECT_TRUE(has(R"(runtime clone3 +CLONE_NEWNS\|CLONE_NEWPID)")) << r.err;
+  EXPECT_TRUE(has(R"(child   pivot_root new root \S+/rootfs)")) << r.err;
+  EXPECT_TRUE(has(R"(child   execve +/bin/sleep argv \["sleep","300"\])")) << r.err;
+  EXPECT_LT(r.err.find("engine  image"), r.err.find("runtime clone3"));
+  EXPECT_EQ(r.err.find("explain: what the kernel"), r.err.rfind("explain: what the kernel"))
+      << "one header: " << r.err;
+  EXPECT_EQ(Inspect("web")["State"]["Status"], "running");
+  CmdResult quiet = Skiff({"run", "-d", "bb", "true"});
+  EXPECT_EQ(quiet.code, 0) << quiet.err;
+  Own(Trim(quiet.out));
+  EXPECT_EQ(quiet.err, "");
+}
+
 }  // namespace
 }  // namespace skiff::itest
