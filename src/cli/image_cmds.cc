@@ -27,17 +27,6 @@ Result<image::LayerStore> OpenLayers(const Globals& g) {
   return image::LayerStore::Open(g.root + "/layers");
 }
 
-// Blobs, then unpacked layers, that no image uses any more.
-Status Prune(const Globals& g, image::Store& store, std::vector<std::string>* removed) {
-  auto blobs = TRY(image::CollectGarbage(store));
-  image::LayerStore layers = TRY(OpenLayers(g));
-  auto dirs = TRY(image::PruneLayers(store, layers));
-  if (removed) {
-    removed->insert(removed->end(), blobs.begin(), blobs.end());
-    for (const auto& d : dirs) removed->push_back("layer " + d);
-  }
-  return Ok();
-}
 
 image::ImageMounts Mounts(const Globals& g) { return image::ImageMounts(g.root + "/mounts"); }
 
@@ -153,7 +142,49 @@ void AddRmiCommand(CLI::App* cmd, Globals& g, Action& action) {
         TRY(mounts.Unmount(img.config_digest));
         return Ok();
       };
+      // As Docker: an image a container uses stays; rmi -f only takes its names away, and
+      // its blobs and layers stay for the container (a running one would lose its files).
+      auto e = OpenEngine(g);
+      if (!e.ok()) return Fail("rmi", e.error());
+      auto use = engine::ContainersImages(*e);
+      if (!use.ok()) return Fail("rmi", use.error());
       for (const auto& n : *names) {
+        auto img = image::FindImage(*store, n);
+        auto user = img.ok() ? use->image_ids.find(img->config_digest) : use->image_ids.end();
+        if (user != use->image_ids.end()) {
+          auto stored = image::StoredName(n);
+          bool by_ref = stored.ok() && std::find(img->refs.begin(), img->refs.end(), *stored) !=
+                                           img->refs.end();
+          std::string short_id = img->config_digest.substr(7, 12);
+          if (!*force) {
+            Fail("rmi " + n,
+                 by_ref ? MakeError(0,
+                                    "conflict: unable to remove repository reference \"%s\" "
+                                    "(must force) - container %s is using its referenced image %s",
+                                    n.c_str(), user->second.substr(0, 12).c_str(),
+                                    short_id.c_str())
+                        : MakeError(0,
+                                    "conflict: unable to delete %s (must be forced) - image is "
+                                    "being used by container %s",
+                                    short_id.c_str(), user->second.substr(0, 12).c_str()));
+            rc = 1;
+            continue;
+          }
+          // By ID: every name of the image (FindImage by a name gives only that one).
+          std::vector<std::string> untag;
+          if (by_ref) untag.push_back(*stored);
+          auto all = by_ref ? Result<std::vector<image::Image>>(std::vector<image::Image>{})
+                            : image::ListImages(*store);
+          if (!all.ok()) return Fail("rmi " + n, all.error());
+          for (const auto& other : *all)
+            if (other.config_digest == img->config_digest) untag = other.refs;
+          for (const auto& r : untag) {
+            if (Status st = store->RemoveRef(r); !st) return Fail("rmi " + n, st.error());
+            auto parsed = image::ParseReference(r);
+            std::printf("Untagged: %s\n", (parsed.ok() ? parsed->Familiar() : r).c_str());
+          }
+          continue;
+        }
         auto lines = image::RemoveImage(*store, n, *force, unmount_first);
         if (!lines.ok()) {
           Fail("rmi " + n, lines.error());
@@ -162,7 +193,8 @@ void AddRmiCommand(CLI::App* cmd, Globals& g, Action& action) {
         }
         for (const auto& l : *lines) std::printf("%s\n", l.c_str());
       }
-      if (Status st = Prune(g, *store, nullptr); !st) return Fail("rmi", st.error());
+      auto gc = engine::CollectUnusedImageData(*e, *use);
+      if (!gc.ok()) return Fail("rmi", gc.error());
       return rc;
     };
   });

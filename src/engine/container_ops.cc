@@ -359,32 +359,45 @@ Result<PruneReport> PruneContainers(Engine& e) {
   return rep;
 }
 
-Result<ImagePruneReport> PruneImages(Engine& e, bool all) {
-  ImagePruneReport rep;
+Result<ImagesInUse> ContainersImages(Engine& e) {
+  ImagesInUse use;
+  std::string layers = e.root + "/layers/";
+  for (const ContainerRecord& r : TRY(ListContainers(e))) {
+    use.image_ids.emplace(r.image_id, r.id);
+    for (const auto& d : r.config.lower_dirs)
+      if (d.rfind(layers, 0) == 0) use.layers.insert("sha256:" + d.substr(layers.size()));
+  }
+  return use;
+}
+
+Result<uint64_t> CollectUnusedImageData(Engine& e, const ImagesInUse& use) {
   image::Store store = TRY(image::Store::Open(e.root + "/oci"));
   image::LayerStore layers = TRY(image::LayerStore::Open(e.root + "/layers"));
   image::ImageMounts mounts(e.root + "/mounts");
-  // What containers use: their image IDs and their layer dirs (kept even when the image
-  // itself went: a tag moved, or rmi -f).
-  std::set<std::string> used, keep_layers;
-  for (const ContainerRecord& r : TRY(ListContainers(e))) {
-    used.insert(r.image_id);
-    for (const auto& d : r.config.lower_dirs)
-      if (d.rfind(layers.dir() + "/", 0) == 0)
-        keep_layers.insert("sha256:" + d.substr(layers.dir().size() + 1));
-  }
   uint64_t before = DirBytes(store.dir()) + DirBytes(layers.dir());
   std::vector<std::string> keep_manifests;
-  for (const auto& d : TRY(image::DanglingImages(store))) {
-    if (used.count(d.config_digest) || mounts.IsMounted(d.config_digest)) {
+  for (const auto& d : TRY(image::DanglingImages(store)))
+    if (use.image_ids.count(d.config_digest) || mounts.IsMounted(d.config_digest))
       keep_manifests.push_back(d.manifest_digest);
-    } else {
-      rep.lines.push_back("deleted: " + d.config_digest);
-    }
-  }
+  TRY(image::CollectGarbage(store, keep_manifests));
+  TRY(image::PruneLayers(store, layers, use.layers));
+  uint64_t after = DirBytes(store.dir()) + DirBytes(layers.dir());
+  return before > after ? before - after : 0;
+}
+
+Result<ImagePruneReport> PruneImages(Engine& e, bool all) {
+  ImagePruneReport rep;
+  image::Store store = TRY(image::Store::Open(e.root + "/oci"));
+  image::ImageMounts mounts(e.root + "/mounts");
+  ImagesInUse use = TRY(ContainersImages(e));
+  auto kept = [&](const std::string& id) {
+    return use.image_ids.count(id) || mounts.IsMounted(id);
+  };
+  for (const auto& d : TRY(image::DanglingImages(store)))
+    if (!kept(d.config_digest)) rep.lines.push_back("deleted: " + d.config_digest);
   if (all) {
     for (const auto& img : TRY(image::ListImages(store))) {
-      if (used.count(img.config_digest) || mounts.IsMounted(img.config_digest)) continue;
+      if (kept(img.config_digest)) continue;
       for (const auto& ref : img.refs) {
         TRY(store.RemoveRef(ref));
         auto parsed = image::ParseReference(ref);
@@ -393,10 +406,7 @@ Result<ImagePruneReport> PruneImages(Engine& e, bool all) {
       rep.lines.push_back("deleted: " + img.config_digest);
     }
   }
-  TRY(image::CollectGarbage(store, keep_manifests));
-  TRY(image::PruneLayers(store, layers, keep_layers));
-  uint64_t after = DirBytes(store.dir()) + DirBytes(layers.dir());
-  rep.reclaimed = before > after ? before - after : 0;
+  rep.reclaimed = TRY(CollectUnusedImageData(e, use));
   return rep;
 }
 

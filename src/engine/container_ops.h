@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -92,6 +94,17 @@ struct ImagePruneReport {
   uint64_t reclaimed = 0;
 };
 Result<ImagePruneReport> PruneImages(Engine& e, bool all);
+
+// What the containers use of the image store: their image IDs (with one container each,
+// for Docker's conflict texts) and the chain IDs of their layer dirs.
+struct ImagesInUse {
+  std::map<std::string, std::string> image_ids;  // image ID -> a container's ID
+  std::set<std::string> layers;
+};
+Result<ImagesInUse> ContainersImages(Engine& e);
+// Garbage collection of the store and the layer dirs that keeps what containers use, even
+// of an image no reference names any more (dangling). Bytes reclaimed.
+Result<uint64_t> CollectUnusedImageData(Engine& e, const ImagesInUse& use);
 
 // system df's rows: Images, Containers, Local Volumes, Build Cache.
 struct DfRow {

@@ -411,6 +411,38 @@ TEST_F(EngineOpsTest, PruneDanglingAndUnusedImages) {
   EXPECT_EQ(none.out.rfind("Total reclaimed space: 0B", 0), 0u) << none.out;
 }
 
+// rmi of an image a container uses, as Docker: refused; with -f only its names go, and the
+// container keeps its files (its layer dirs used to be removed from under it, running).
+TEST_F(EngineOpsTest, RmiKeepsWhatContainersUse) {
+  std::string image_id = Inspect("bb")["Id"];
+  std::string id = RunDetached({"--name", "web", "bb", "sleep", "300"});
+  CmdResult refused = Skiff({"rmi", "bb"});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_NE(refused.err.find("conflict: unable to remove repository reference \"bb\" (must "
+                             "force) - container " +
+                             id.substr(0, 12) + " is using its referenced image " +
+                             image_id.substr(7, 12)),
+            std::string::npos)
+      << refused.err;
+  CmdResult by_id = Skiff({"rmi", image_id.substr(7, 12)});
+  EXPECT_EQ(by_id.code, 1);
+  EXPECT_NE(by_id.err.find("image is being used by container " + id.substr(0, 12)),
+            std::string::npos)
+      << by_id.err;
+  CmdResult forced = Skiff({"rmi", "-f", "bb"});
+  EXPECT_EQ(forced.code, 0) << forced.err;
+  EXPECT_EQ(forced.out, "Untagged: bb:latest\n");
+  EXPECT_EQ(Skiff({"images", "-q"}).out, "");
+  CmdResult cat = Skiff({"exec", "web", "cat", "/data/in-image.txt"});
+  EXPECT_EQ(cat.code, 0) << cat.err;
+  EXPECT_EQ(cat.out, "from the image\n");
+  // Once the container is gone, the dangling image is prunable.
+  ASSERT_EQ(Skiff({"rm", "-f", "web"}).code, 0);
+  CmdResult p = Skiff({"image", "prune", "-f"});
+  EXPECT_NE(p.out.find("deleted: " + image_id), std::string::npos) << p.out;
+  EXPECT_FALSE(Exists(root_ + "/oci/blobs/sha256/" + image_id.substr(7)));
+}
+
 TEST_F(EngineOpsTest, RunExplain) {
   CmdResult r = Skiff({"run", "--rm", "--explain", "-m", "32m", "bb", "echo", "explained"});
   ASSERT_EQ(r.code, 0) << r.err;
