@@ -10,6 +10,7 @@
 
 #include "base/file.h"
 #include "cli/skiff_cli.h"
+#include "engine/container_ops.h"
 #include "engine/containers.h"
 #include "engine/table.h"
 #include "engine/logs.h"
@@ -313,14 +314,19 @@ void AddRmCommand(CLI::App* cmd, Globals& g, Action& action) {
 
 void AddWaitCommand(CLI::App* cmd, Globals& g, Action& action) {
   auto refs = std::make_shared<std::vector<std::string>>();
+  auto condition = std::make_shared<std::string>("not-running");
   cmd->add_option("container", *refs, "containers to wait for")->required();
-  cmd->callback([&g, &action, refs] {
-    action = [&g, refs]() -> Result<int> {
+  cmd->add_option("--condition", *condition,
+                  "not-running (default), next-exit or removed, as Docker's API");
+  cmd->callback([&g, &action, refs, condition] {
+    action = [&g, refs, condition]() -> Result<int> {
+      auto cond = engine::ParseWaitCondition(*condition);
+      if (!cond.ok()) return Fail("wait", cond.error());
       auto e = OpenEngine(g);
       if (!e.ok()) return Fail("wait", e.error());
       int rc = 0;
       for (const auto& ref : *refs) {
-        auto code = engine::WaitContainer(*e, ref);
+        auto code = engine::WaitContainerFor(*e, ref, *cond);
         if (!code.ok()) {
           Fail("wait", code.error());
           rc = 1;
@@ -375,7 +381,8 @@ Result<int> PsCmd(const Globals& g, const PsArgs& a) {
   // Newest first, as Docker.
   for (auto it = list->rbegin(); it != list->rend(); ++it) {
     bool running = it->status == engine::ContainerStatus::kRunning ||
-                   it->status == engine::ContainerStatus::kPaused;
+                   it->status == engine::ContainerStatus::kPaused ||
+                   it->status == engine::ContainerStatus::kRestarting;
     if (!a.all && !running && !status_filter && a.last < 0 && !a.latest) continue;
     if (!engine::MatchesFilters(*it, filters)) continue;
     shown.push_back(*it);

@@ -15,18 +15,25 @@
 #include "runtime/explain.h"
 
 namespace skiff::cli {
-namespace {
 
-using engine::Engine;
-
-// Docker's confirmation for prune without -f.
-bool Confirm(const char* warning) {
-  std::fprintf(stdout, "%s\nAre you sure you want to continue? [y/N] ", warning);
+bool Confirm(const std::string& warning) {
+  std::fprintf(stdout, "%s\nAre you sure you want to continue? [y/N] ", warning.c_str());
   std::fflush(stdout);
   std::string answer;
   if (!std::getline(std::cin, answer)) return false;
   return answer == "y" || answer == "Y" || answer == "yes";
 }
+
+void PrintPrunedImages(const std::vector<std::string>& lines) {
+  if (lines.empty()) return;
+  std::printf("Deleted Images:\n");
+  for (const auto& l : lines) std::printf("%s\n", l.c_str());
+  std::printf("\n");
+}
+
+namespace {
+
+using engine::Engine;
 
 // run --explain: one Explain for the process; whatever was not printed by the time skiff
 // exits (a failure before the container's process was made) is printed then.
@@ -84,17 +91,23 @@ void AddExecCommand(CLI::App* cmd, Globals& g, Action& action) {
 
 void AddTopCommand(CLI::App* cmd, Globals& g, Action& action) {
   auto args = std::make_shared<std::vector<std::string>>();
-  cmd->footer("Usage: skiff top CONTAINER");
-  cmd->add_option("container", *args, "the container")->required();
-  cmd->callback([&g, &action, args] {
+  cmd->footer(
+      "Usage: skiff top CONTAINER [ps OPTIONS]\n"
+      "ps OPTIONS (read from /proc, no ps is run): -ef (the default), aux, -o FIELD[=HEADER],...\n"
+      "FIELDS: pid ppid pgid sid cpid uid user gid group comm args cmd pcpu c pmem vsz rss stat\n"
+      "        s tty time bsdtime etime stime start nlwp ni (and ps's aliases: %cpu, command...)");
+  cmd->set_help_flag("--help", "show this help");
+  // ps options look like flags (-o, -ef): the container and everything after it are theirs.
+  cmd->prefix_command();
+  cmd->callback([&g, &action, args, cmd] {
+    *args = cmd->remaining();
     action = [&g, args]() -> Result<int> {
-      if (args->size() > 1)
-        return Fail("top", MakeError(0,
-                                     "ps options are not supported: the columns are "
-                                     "ps -ef's, read from /proc"));
+      if (args->empty())
+        return Fail("top", MakeError(0, "\"top\" requires at least 1 argument: CONTAINER"));
       auto e = OpenEngine(g);
       if (!e.ok()) return Fail("top", e.error());
-      auto t = engine::TopContainer(*e, (*args)[0]);
+      std::vector<std::string> ps(args->begin() + 1, args->end());
+      auto t = engine::TopContainer(*e, (*args)[0], ps);
       if (!t.ok()) return Fail("top", t.error());
       std::fputs(t->c_str(), stdout);
       return 0;
@@ -292,33 +305,26 @@ void AddSystemDfCommand(CLI::App* cmd, Globals& g, Action& action) {
 
 void AddSystemPruneCommand(CLI::App* cmd, Globals& g, Action& action) {
   auto force = std::make_shared<bool>(false);
+  auto all = std::make_shared<bool>(false);
   cmd->add_flag("-f,--force", *force, "do not prompt for confirmation");
-  cmd->callback([&g, &action, force] {
-    action = [&g, force]() -> Result<int> {
-      if (!*force && !Confirm("WARNING! This will remove:\n  - all stopped containers\n"
-                              "  - all blobs and layers no image uses\n"))
-        return 0;
+  cmd->add_flag("-a,--all", *all, "remove all unused images, not only dangling ones");
+  cmd->callback([&g, &action, force, all] {
+    action = [&g, force, all]() -> Result<int> {
+      std::string warning = "WARNING! This will remove:\n  - all stopped containers\n";
+      warning += *all ? "  - all images without at least one container associated to them\n"
+                      : "  - all dangling images\n";
+      if (!*force && !Confirm(warning)) return 0;
       auto e = OpenEngine(g);
       if (!e.ok()) return Fail("system prune", e.error());
       auto rep = engine::PruneContainers(*e);
       if (!rep.ok()) return Fail("system prune", rep.error());
       PrintPruned(*rep);
-      uint64_t reclaimed = rep->reclaimed;
-      auto store = image::Store::Open(g.root + "/oci");
-      if (store.ok()) {
-        uint64_t before = engine::DirBytes(g.root + "/oci") + engine::DirBytes(g.root + "/layers");
-        auto gc = image::CollectGarbage(*store);
-        if (!gc.ok()) return Fail("system prune", gc.error());
-        auto layers = image::LayerStore::Open(g.root + "/layers");
-        if (layers.ok()) {
-          auto pruned = image::PruneLayers(*store, *layers);
-          if (!pruned.ok()) return Fail("system prune", pruned.error());
-        }
-        uint64_t after = engine::DirBytes(g.root + "/oci") + engine::DirBytes(g.root + "/layers");
-        if (before > after) reclaimed += before - after;
-      }
+      auto images = engine::PruneImages(*e, *all);
+      if (!images.ok()) return Fail("system prune", images.error());
+      PrintPrunedImages(images->lines);
       std::printf("Total reclaimed space: %s\n",
-                  engine::HumanSize(static_cast<double>(reclaimed)).c_str());
+                  engine::HumanSize(static_cast<double>(rep->reclaimed + images->reclaimed))
+                      .c_str());
       return 0;
     };
   });

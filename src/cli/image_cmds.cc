@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/skiff_cli.h"
+#include "engine/container_ops.h"
+#include "engine/table.h"
 #include "image/image_mount.h"
 #include "image/images.h"
 #include "image/progress.h"
@@ -25,17 +27,6 @@ Result<image::LayerStore> OpenLayers(const Globals& g) {
   return image::LayerStore::Open(g.root + "/layers");
 }
 
-// Blobs, then unpacked layers, that no image uses any more.
-Status Prune(const Globals& g, image::Store& store, std::vector<std::string>* removed) {
-  auto blobs = TRY(image::CollectGarbage(store));
-  image::LayerStore layers = TRY(OpenLayers(g));
-  auto dirs = TRY(image::PruneLayers(store, layers));
-  if (removed) {
-    removed->insert(removed->end(), blobs.begin(), blobs.end());
-    for (const auto& d : dirs) removed->push_back("layer " + d);
-  }
-  return Ok();
-}
 
 image::ImageMounts Mounts(const Globals& g) { return image::ImageMounts(g.root + "/mounts"); }
 
@@ -75,9 +66,8 @@ Result<int> ListImagesCmd(const Globals& g, const ImagesFlags& f) {
   auto list = image::ListImages(*store);
   if (!list.ok()) return Fail("images", list.error());
   nlohmann::json arr = nlohmann::json::array();
-  std::string table = f.quiet ? ""
-                              : StrFormat("%-40s %-10s %-15s %-16s %s\n", "REPOSITORY", "TAG",
-                                          "IMAGE ID", "CREATED", "SIZE");
+  std::string table;
+  std::vector<std::vector<std::string>> rows = {{"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"}};
   for (const auto& img : *list) {
     std::string id = f.no_trunc ? img.config_digest : img.config_digest.substr(7, 12);
     if (f.quiet) {
@@ -99,10 +89,10 @@ Result<int> ListImagesCmd(const Globals& g, const ImagesFlags& f) {
                        {"Size", img.size}});
         continue;
       }
-      table += StrFormat("%-40s %-10s %-15s %-16s %s\n", repo.c_str(), tag.c_str(), id.c_str(),
-                         HumanAgo(img.config.created).c_str(), HumanSize(img.size).c_str());
+      rows.push_back({repo, tag, id, HumanAgo(img.config.created), HumanSize(img.size)});
     }
   }
+  if (!f.quiet) table = engine::TabTable(rows);
   if (f.format == "json") {
     std::printf("%s\n", arr.dump(2).c_str());
   } else {
@@ -157,7 +147,49 @@ void AddRmiCommand(CLI::App* cmd, Globals& g, Action& action) {
         TRY(mounts.Unmount(img.config_digest));
         return Ok();
       };
+      // As Docker: an image a container uses stays; rmi -f only takes its names away, and
+      // its blobs and layers stay for the container (a running one would lose its files).
+      auto e = OpenEngine(g);
+      if (!e.ok()) return Fail("rmi", e.error());
+      auto use = engine::ContainersImages(*e);
+      if (!use.ok()) return Fail("rmi", use.error());
       for (const auto& n : *names) {
+        auto img = image::FindImage(*store, n);
+        auto user = img.ok() ? use->image_ids.find(img->config_digest) : use->image_ids.end();
+        if (user != use->image_ids.end()) {
+          auto stored = image::StoredName(n);
+          bool by_ref = stored.ok() && std::find(img->refs.begin(), img->refs.end(), *stored) !=
+                                           img->refs.end();
+          std::string short_id = img->config_digest.substr(7, 12);
+          if (!*force) {
+            Fail("rmi " + n,
+                 by_ref ? MakeError(0,
+                                    "conflict: unable to remove repository reference \"%s\" "
+                                    "(must force) - container %s is using its referenced image %s",
+                                    n.c_str(), user->second.substr(0, 12).c_str(),
+                                    short_id.c_str())
+                        : MakeError(0,
+                                    "conflict: unable to delete %s (must be forced) - image is "
+                                    "being used by container %s",
+                                    short_id.c_str(), user->second.substr(0, 12).c_str()));
+            rc = 1;
+            continue;
+          }
+          // By ID: every name of the image (FindImage by a name gives only that one).
+          std::vector<std::string> untag;
+          if (by_ref) untag.push_back(*stored);
+          auto all = by_ref ? Result<std::vector<image::Image>>(std::vector<image::Image>{})
+                            : image::ListImages(*store);
+          if (!all.ok()) return Fail("rmi " + n, all.error());
+          for (const auto& other : *all)
+            if (other.config_digest == img->config_digest) untag = other.refs;
+          for (const auto& r : untag) {
+            if (Status st = store->RemoveRef(r); !st) return Fail("rmi " + n, st.error());
+            auto parsed = image::ParseReference(r);
+            std::printf("Untagged: %s\n", (parsed.ok() ? parsed->Familiar() : r).c_str());
+          }
+          continue;
+        }
         auto lines = image::RemoveImage(*store, n, *force, unmount_first);
         if (!lines.ok()) {
           Fail("rmi " + n, lines.error());
@@ -166,7 +198,8 @@ void AddRmiCommand(CLI::App* cmd, Globals& g, Action& action) {
         }
         for (const auto& l : *lines) std::printf("%s\n", l.c_str());
       }
-      if (Status st = Prune(g, *store, nullptr); !st) return Fail("rmi", st.error());
+      auto gc = engine::CollectUnusedImageData(*e, *use);
+      if (!gc.ok()) return Fail("rmi", gc.error());
       return rc;
     };
   });
@@ -219,16 +252,24 @@ void AddImportCommand(CLI::App* cmd, Globals& g, Action& action) {
 }
 
 void AddPruneCommand(CLI::App* cmd, Globals& g, Action& action) {
-  cmd->add_flag("-a,--all")->description("remove all images no container uses");
-  cmd->add_flag("-f,--force")->description("do not ask for confirmation");
-  cmd->callback([&g, &action] {
-    action = [&g]() -> Result<int> {
-      auto store = OpenStore(g);
-      if (!store.ok()) return Fail("image prune", store.error());
-      std::vector<std::string> removed;
-      if (Status st = Prune(g, *store, &removed); !st) return Fail("image prune", st.error());
-      for (const auto& d : removed) std::printf("deleted: %s\n", d.c_str());
-      std::printf("Total reclaimed: %zu\n", removed.size());
+  auto all = std::make_shared<bool>(false);
+  auto force = std::make_shared<bool>(false);
+  cmd->add_flag("-a,--all", *all, "remove all images no container uses, not only dangling ones");
+  cmd->add_flag("-f,--force", *force, "do not ask for confirmation");
+  cmd->callback([&g, &action, all, force] {
+    action = [&g, all, force]() -> Result<int> {
+      if (!*force &&
+          !Confirm(*all ? "WARNING! This will remove all images without at least one container "
+                          "associated to them."
+                        : "WARNING! This will remove all dangling images."))
+        return 0;
+      auto e = OpenEngine(g);
+      if (!e.ok()) return Fail("image prune", e.error());
+      auto rep = engine::PruneImages(*e, *all);
+      if (!rep.ok()) return Fail("image prune", rep.error());
+      PrintPrunedImages(rep->lines);
+      std::printf("Total reclaimed space: %s\n",
+                  engine::HumanSize(static_cast<double>(rep->reclaimed)).c_str());
       return 0;
     };
   });

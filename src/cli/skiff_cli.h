@@ -48,6 +48,11 @@ Status PullImage(const Globals& g, const std::string& ref, const std::string& pl
 int Fail(const std::string& what, const Error& e);
 // Docker's human sizes: "4.2MB", "1.23GB" (powers of 1000).
 std::string HumanSize(int64_t bytes);
+// Docker's confirmation of a prune without -f: the warning, then y/N on stdin.
+bool Confirm(const std::string& warning);
+// Docker's "Deleted Images:" block of a prune ("untagged: REF", "deleted: sha256:ID"),
+// nothing when no image went.
+void PrintPrunedImages(const std::vector<std::string>& lines);
 // "3 minutes ago", from an RFC 3339 time.
 std::string HumanAgo(const std::string& rfc3339);
 

@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "cli/skiff_cli.h"
+#include "engine/containers.h"
 
 namespace skiff::cli {
 
@@ -31,17 +32,8 @@ std::string HumanAgo(const std::string& rfc3339) {
   struct tm tm{};
   if (!strptime(rfc3339.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return "N/A";
   time_t then = timegm(&tm);
-  long d = static_cast<long>(time(nullptr) - then);
-  auto ago = [](long n, const char* unit) {
-    return n == 1 ? StrFormat("1 %s ago", unit) : StrFormat("%ld %ss ago", n, unit);
-  };
-  if (d < 60) return "Less than a minute ago";
-  if (d < 3600) return ago(d / 60, "minute");
-  if (d < 86400) return ago(d / 3600, "hour");
-  if (d < 86400 * 14) return ago(d / 86400, "day");
-  if (d < 86400 * 60) return ago(d / (86400 * 7), "week");
-  if (d < 86400 * 365 * 2) return ago(d / (86400 * 30), "month");
-  return ago(d / (86400 * 365), "year");
+  // The same words as ps's (go-units HumanDuration).
+  return engine::HumanDuration(static_cast<int64_t>(time(nullptr) - then)) + " ago";
 }
 
 }  // namespace skiff::cli

@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <set>
@@ -15,7 +17,11 @@
 #include "engine/table.h"
 #include "engine/top.h"
 #include "engine/users.h"
+#include "image/image_mount.h"
 #include "image/images.h"
+#include "image/reference.h"
+#include "image/snapshot.h"
+#include "oci/spec.h"
 #include "runtime/container.h"
 #include "runtime/explain.h"
 #include "runtime/state.h"
@@ -30,6 +36,36 @@ bool Active(const ContainerRecord& r) {
 }
 
 std::string Short(const std::string& id) { return id.substr(0, 12); }
+
+// A running container's root as its processes see it, mounts (volumes, binds, tmpfs) in
+// place: /proc/PID/root, opened and then checked to still be the container's process (a
+// reused pid is not it). Invalid when it is not running.
+UniqueFd ProcRoot(Engine& e, const ContainerRecord& r) {
+  auto st = runtime::LoadState(e.run_root, r.id);
+  if (!st.ok() || st->pid != r.pid || r.pid <= 0) return UniqueFd();
+  UniqueFd fd(::open(StrFormat("/proc/%d/root", r.pid).c_str(),
+                     O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!fd || !runtime::ProcessAlive(r.pid, st->pid_start)) return UniqueFd();
+  return fd;
+}
+
+// A stopped container's directory bind mounts and volumes, from its spec (file binds such
+// as /etc/hosts are left to the root filesystem).
+std::vector<CopyMount> BindMounts(const Engine& e, const ContainerRecord& r) {
+  std::vector<CopyMount> out;
+  auto text = ReadFile(BundleDir(e, r.id) + "/config.json");
+  if (!text.ok()) return out;
+  auto spec = oci::ParseSpec(*text);
+  if (!spec.ok()) return out;
+  for (const auto& m : spec->mounts) {
+    bool bind = m.type == "bind" || m.type.empty();
+    for (const auto& o : m.options) bind = bind || o == "bind" || o == "rbind";
+    struct stat st;
+    if (!bind || ::stat(m.source.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) continue;
+    out.push_back({m.destination, m.source});
+  }
+  return out;
+}
 
 Result<std::unique_ptr<cgroup::Manager>> CgroupOf(Engine& e, const ContainerRecord& r) {
   runtime::ContainerState s = TRY(runtime::LoadState(e.run_root, r.id));
@@ -133,11 +169,46 @@ Result<int> ExecContainer(Engine& e, const std::string& ref, const ExecRequest& 
   return runtime::Exec(o);
 }
 
-Result<std::string> TopContainer(Engine& e, const std::string& ref) {
+Result<WaitCondition> ParseWaitCondition(const std::string& text) {
+  if (text == "not-running" || text.empty()) return WaitCondition::kNotRunning;
+  if (text == "next-exit") return WaitCondition::kNextExit;
+  if (text == "removed") return WaitCondition::kRemoved;
+  return MakeError(EINVAL, "invalid condition: \"%s\" (not-running, next-exit or removed)",
+                   text.c_str());
+}
+
+Result<int> WaitContainerFor(Engine& e, const std::string& ref, WaitCondition c) {
+  ContainerRecord r = TRY(Refresh(e, ref));
+  if (c == WaitCondition::kNotRunning) {
+    // Docker's not-running is met at once by a container that is not running, one that
+    // was only created included (moby State.Wait).
+    if (r.status == ContainerStatus::kCreated && !MonitorAlive(r)) return r.exit_code;
+    return WaitContainer(e, r.id);
+  }
+  // An exit shows as a new FinishedAt on a record that is no longer running (restarting
+  // counts: Docker's waiters are woken when a restart begins).
+  const std::string since = r.finished_at;
+  int code = r.exit_code;
+  for (;;) {
+    auto cur = Refresh(e, r.id);
+    if (!cur.ok()) {
+      if (cur.error().Message().rfind("No such container", 0) == 0) return code;
+      return std::move(cur).error();
+    }
+    code = cur->exit_code;
+    if (c == WaitCondition::kNextExit && cur->finished_at != since && !Active(*cur)) return code;
+    struct timespec ts = {0, 20 * 1000000L};
+    ::nanosleep(&ts, nullptr);
+  }
+}
+
+Result<std::string> TopContainer(Engine& e, const std::string& ref,
+                                 const std::vector<std::string>& ps_args) {
+  std::vector<TopField> fields = TRY(ParsePsOptions(ps_args));
   ContainerRecord r = TRY(RunningContainer(e, ref));
   auto cg = TRY(CgroupOf(e, r));
   std::vector<pid_t> pids = TRY(cg->GetPids());
-  return TopTable(pids);
+  return TopTable(pids, fields);
 }
 
 Result<std::vector<StatsSource>> StatsSources(Engine& e, const std::vector<std::string>& refs,
@@ -221,6 +292,16 @@ Status CopyContainer(Engine& e, const std::string& src, const std::string& dest,
   if (!sc.empty() && !dc.empty())
     return MakeError(0, "copying between containers is not supported");
   ContainerRecord r = TRY(Refresh(e, sc.empty() ? dc : sc));
+  // Running: through its own root, where the kernel has its mounts in place. The pinned
+  // fd is handed on by its /proc/self/fd name, so no other process can stand in for it.
+  if (Active(r)) {
+    UniqueFd root = ProcRoot(e, r);
+    if (root) {
+      std::string at = StrFormat("/proc/self/fd/%d", root.get());
+      if (!sc.empty()) return CopyOut(at, sp, dp, o);
+      return CopyIn(at, sp, dp, o);
+    }
+  }
   std::string rootfs = RootfsDir(e, r.id);
   bool mounted_here = false;
   if (!IsMountPoint(rootfs)) {
@@ -236,8 +317,19 @@ Status CopyContainer(Engine& e, const std::string& src, const std::string& dest,
     if (now.ok() && Active(*now)) return;
     (void)UnmountAll(rootfs);
   });
-  if (!sc.empty()) return CopyOut(rootfs, sp, dp, o);
-  return CopyIn(rootfs, sp, dp, o);
+  // Stopped: a path under a volume or bind resolves into the mount's source (still with
+  // RESOLVE_IN_ROOT, inside that source), as docker cp mounts them for the copy.
+  std::vector<CopyMount> mounts = BindMounts(e, r);
+  MountedPath at = MountFor(mounts, sc.empty() ? dp : sp);
+  std::string root = at.index < 0 ? rootfs : mounts[at.index].source;
+  CopyOptions opts = o;
+  if (at.index >= 0 && at.path == "/") {
+    std::string dest = mounts[at.index].destination;
+    while (dest.size() > 1 && dest.back() == '/') dest.pop_back();
+    opts.top_name = dest.substr(dest.rfind('/') + 1);
+  }
+  if (!sc.empty()) return CopyOut(root, at.path, dp, opts);
+  return CopyIn(root, sp, at.path, opts);
 }
 
 uint64_t DirBytes(const std::string& path) {
@@ -248,7 +340,15 @@ uint64_t DirBytes(const std::string& path) {
 
 Result<PruneReport> PruneContainers(Engine& e) {
   PruneReport rep;
-  for (const auto& r : TRY(ListContainers(e))) {
+  for (ContainerRecord r : TRY(ListContainers(e))) {
+    if (Active(r) || r.status == ContainerStatus::kRestarting) continue;
+    // Just stopped: its monitor may still be cleaning up (unmount, record); a moment.
+    for (int waited_ms = 0; MonitorAlive(r) && waited_ms < 3000; waited_ms += 20) {
+      ::usleep(20000);
+      auto cur = e.records.Lookup(r.id);
+      if (!cur.ok()) break;
+      r = std::move(cur.value());
+    }
     if (Active(r) || MonitorAlive(r)) continue;
     uint64_t bytes = DirBytes(BundleDir(e, r.id) + "/upper");
     Status st = RemoveContainer(e, r.id, false, false);
@@ -256,6 +356,57 @@ Result<PruneReport> PruneContainers(Engine& e) {
     rep.deleted.push_back(r.id);
     rep.reclaimed += bytes;
   }
+  return rep;
+}
+
+Result<ImagesInUse> ContainersImages(Engine& e) {
+  ImagesInUse use;
+  std::string layers = e.root + "/layers/";
+  for (const ContainerRecord& r : TRY(ListContainers(e))) {
+    use.image_ids.emplace(r.image_id, r.id);
+    for (const auto& d : r.config.lower_dirs)
+      if (d.rfind(layers, 0) == 0) use.layers.insert("sha256:" + d.substr(layers.size()));
+  }
+  return use;
+}
+
+Result<uint64_t> CollectUnusedImageData(Engine& e, const ImagesInUse& use) {
+  image::Store store = TRY(image::Store::Open(e.root + "/oci"));
+  image::LayerStore layers = TRY(image::LayerStore::Open(e.root + "/layers"));
+  image::ImageMounts mounts(e.root + "/mounts");
+  uint64_t before = DirBytes(store.dir()) + DirBytes(layers.dir());
+  std::vector<std::string> keep_manifests;
+  for (const auto& d : TRY(image::DanglingImages(store)))
+    if (use.image_ids.count(d.config_digest) || mounts.IsMounted(d.config_digest))
+      keep_manifests.push_back(d.manifest_digest);
+  TRY(image::CollectGarbage(store, keep_manifests));
+  TRY(image::PruneLayers(store, layers, use.layers));
+  uint64_t after = DirBytes(store.dir()) + DirBytes(layers.dir());
+  return before > after ? before - after : 0;
+}
+
+Result<ImagePruneReport> PruneImages(Engine& e, bool all) {
+  ImagePruneReport rep;
+  image::Store store = TRY(image::Store::Open(e.root + "/oci"));
+  image::ImageMounts mounts(e.root + "/mounts");
+  ImagesInUse use = TRY(ContainersImages(e));
+  auto kept = [&](const std::string& id) {
+    return use.image_ids.count(id) || mounts.IsMounted(id);
+  };
+  for (const auto& d : TRY(image::DanglingImages(store)))
+    if (!kept(d.config_digest)) rep.lines.push_back("deleted: " + d.config_digest);
+  if (all) {
+    for (const auto& img : TRY(image::ListImages(store))) {
+      if (kept(img.config_digest)) continue;
+      for (const auto& ref : img.refs) {
+        TRY(store.RemoveRef(ref));
+        auto parsed = image::ParseReference(ref);
+        rep.lines.push_back("untagged: " + (parsed.ok() ? parsed->Familiar() : ref));
+      }
+      rep.lines.push_back("deleted: " + img.config_digest);
+    }
+  }
+  rep.reclaimed = TRY(CollectUnusedImageData(e, use));
   return rep;
 }
 

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,8 +46,17 @@ struct ExecRequest {
 // StartExitCode turns it into Docker's 126/127/125.
 Result<int> ExecContainer(Engine& e, const std::string& ref, const ExecRequest& req);
 
-// docker top: the table of the container's processes.
-Result<std::string> TopContainer(Engine& e, const std::string& ref);
+// docker wait --condition (the API's): not-running (the default: returns at once when it
+// is not running), next-exit (the next exit from now, even of a container not yet started
+// again), removed (once its record is gone). The exit code last seen.
+enum class WaitCondition { kNotRunning, kNextExit, kRemoved };
+Result<WaitCondition> ParseWaitCondition(const std::string& text);
+Result<int> WaitContainerFor(Engine& e, const std::string& ref, WaitCondition c);
+
+// docker top: the table of the container's processes; ps_args are the ps options after the
+// container (top.h: ParsePsOptions), checked before the container is looked at.
+Result<std::string> TopContainer(Engine& e, const std::string& ref,
+                                 const std::vector<std::string>& ps_args = {});
 
 // docker stats: targets and samples per container (stopped ones read as zeros).
 struct StatsSource {
@@ -72,6 +83,28 @@ struct PruneReport {
   uint64_t reclaimed = 0;
 };
 Result<PruneReport> PruneContainers(Engine& e);
+
+// image prune / system prune's images, as Docker: dangling images (untagged: their tag
+// moved on) that no container uses; with all, every image no container uses (its tags
+// removed). Mounted images (image mount) stay. lines are Docker's "untagged: REF" and
+// "deleted: sha256:ID"; reclaimed counts the store's and the layers' bytes. The blobs and
+// layers of containers' images stay, dangling or not.
+struct ImagePruneReport {
+  std::vector<std::string> lines;
+  uint64_t reclaimed = 0;
+};
+Result<ImagePruneReport> PruneImages(Engine& e, bool all);
+
+// What the containers use of the image store: their image IDs (with one container each,
+// for Docker's conflict texts) and the chain IDs of their layer dirs.
+struct ImagesInUse {
+  std::map<std::string, std::string> image_ids;  // image ID -> a container's ID
+  std::set<std::string> layers;
+};
+Result<ImagesInUse> ContainersImages(Engine& e);
+// Garbage collection of the store and the layer dirs that keeps what containers use, even
+// of an image no reference names any more (dangling). Bytes reclaimed.
+Result<uint64_t> CollectUnusedImageData(Engine& e, const ImagesInUse& use);
 
 // system df's rows: Images, Containers, Local Volumes, Build Cache.
 struct DfRow {

@@ -72,7 +72,7 @@ std::string HumanDuration(int64_t s) {
   if (h < 24 * 7 * 2) return StrFormat("%lld days", static_cast<long long>(h / 24));
   if (h < 24 * 30 * 2) return StrFormat("%lld weeks", static_cast<long long>(h / 24 / 7));
   if (h < 24 * 365 * 2) return StrFormat("%lld months", static_cast<long long>(h / 24 / 30));
-  return StrFormat("%lld years", static_cast<long long>(h / 24 / 365));
+  return StrFormat("%lld years", static_cast<long long>(s / 3600 / 24 / 365));  // not rounded
 }
 
 std::string StatusText(const ContainerRecord& r, int64_t now_s) {
@@ -89,6 +89,9 @@ std::string StatusText(const ContainerRecord& r, int64_t now_s) {
                        HumanDuration(now_s - SecondsOf(r.finished_at)).c_str());
     case ContainerStatus::kDead:
       return "Dead";
+    case ContainerStatus::kRestarting:
+      return StrFormat("Restarting (%d) %s ago", r.exit_code,
+                       HumanDuration(now_s - SecondsOf(r.finished_at)).c_str());
   }
   return "";
 }
@@ -153,10 +156,12 @@ std::string InspectJson(const Engine& e, const ContainerRecord& r) {
   }
   const RecordConfig& c = r.config;
   bool running = r.status == ContainerStatus::kRunning || r.status == ContainerStatus::kPaused;
+  // As Docker: a restarting container counts as running, with no process.
+  bool restarting = r.status == ContainerStatus::kRestarting;
   Json state = {{"Status", StatusName(r.status)},
-                {"Running", running},
+                {"Running", running || restarting},
                 {"Paused", r.status == ContainerStatus::kPaused},
-                {"Restarting", false},
+                {"Restarting", restarting},
                 {"OOMKilled", r.oom_killed},
                 {"Dead", r.status == ContainerStatus::kDead},
                 {"Pid", running ? r.pid : 0},

@@ -289,7 +289,11 @@ Result<RunResult> RunContainer(Engine& e, const RunOptions& opts,
 Status StopContainer(Engine& e, const std::string& ref, std::optional<int> timeout,
                      std::optional<int> signal) {
   ContainerRecord r = TRY(Refresh(e, ref));
-  r = TRY(e.records.Update(r.id, [](ContainerRecord* c) { c->stopped_by_user = true; }));
+  r = TRY(e.records.Update(r.id, [](ContainerRecord* c) {
+    c->stopped_by_user = true;
+    // Restarting: no process; the monitor sees the stop when its delay ends.
+    if (c->status == ContainerStatus::kRestarting) c->status = ContainerStatus::kExited;
+  }));
   if (!IsRunning(r)) return Ok();
   int t = timeout.value_or(r.config.stop_timeout);
   if (r.status == ContainerStatus::kPaused) {
@@ -315,6 +319,11 @@ Status StopContainer(Engine& e, const std::string& ref, std::optional<int> timeo
 
 Status KillContainer(Engine& e, const std::string& ref, int sig) {
   ContainerRecord r = TRY(Refresh(e, ref));
+  if (r.status == ContainerStatus::kRestarting)
+    return MakeError(0,
+                     "Cannot kill container: %s: Container %s is restarting, wait until the "
+                     "container is running",
+                     ref.c_str(), r.id.c_str());
   if (!IsRunning(r))
     return MakeError(0, "cannot kill container: %s: container %s is not running", ref.c_str(),
                      r.id.c_str());
@@ -338,6 +347,11 @@ void WaitForExit(int pidfd, int timeout_ms) {
 }
 
 Status RemoveRecord(Engine& e, const ContainerRecord& r, bool force, bool volumes) {
+  if (r.status == ContainerStatus::kRestarting && !force)
+    return MakeError(0,
+                     "You cannot remove a restarting container %s. Stop the container before "
+                     "attempting removal or force remove",
+                     r.id.c_str());
   if (IsRunning(r) && !force)
     return MakeError(0,
                      "You cannot remove a running container %s. Stop the container before "
@@ -396,9 +410,10 @@ Result<int> WaitContainer(Engine& e, const std::string& ref) {
     if (!cur.ok()) return r.exit_code;  // removed (--rm): its last known code
     r = std::move(cur.value());
     bool done = r.status == ContainerStatus::kExited || r.status == ContainerStatus::kDead ||
+                r.status == ContainerStatus::kRestarting ||
                 (r.status == ContainerStatus::kCreated && !r.error.empty() && !MonitorAlive(r));
-    // Between the runs of a restart policy the container is exited with its monitor alive:
-    // Docker's wait returns at that exit too.
+    // Between the runs of a restart policy the container is restarting: Docker's wait
+    // returns at that exit too.
     if (done) return r.exit_code;
     SleepMs(20);
   }
@@ -414,6 +429,7 @@ Result<ContainerRecord> Refresh(Engine& e, const std::string& ref) {
   ContainerRecord out = TRY(e.records.Update(r.id, [&](ContainerRecord* c) {
     if (MonitorAlive(*c) || (!IsRunning(*c) && c->monitor_pid == 0)) return;
     was_running = IsRunning(*c);
+    if (c->status == ContainerStatus::kRestarting) c->status = ContainerStatus::kExited;
     if (was_running) {
       c->status = ContainerStatus::kExited;
       c->exit_code = 137;

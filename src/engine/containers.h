@@ -104,7 +104,9 @@ std::string InspectJson(const Engine& e, const ContainerRecord& r);
 // Docker's ps STATUS column: "Up 3 seconds", "Exited (0) 5 minutes ago", "Created";
 // now_s = seconds since the epoch.
 std::string StatusText(const ContainerRecord& r, int64_t now_s);
-// Docker's HumanDuration ("Less than a second", "3 seconds", "About a minute", "2 hours").
+// Docker's HumanDuration (go-units): "Less than a second", "1 second", "N seconds", "About a
+// minute", "N minutes", "About an hour", "N hours" (rounded), "N days", "N weeks",
+// "N months", "N years". ps's STATUS and CREATED and images' CREATED all use it.
 std::string HumanDuration(int64_t seconds);
 
 // ps --filter: status=, name=, id=, ancestor=, exited=; "invalid filter" on others.

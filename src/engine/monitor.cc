@@ -127,7 +127,9 @@ Result<Running> StartProcess(Engine& e, const ContainerRecord& rec, bool foregro
   co.root = e.run_root;
   co.id = rec.id;
   co.bundle = dir;
-  co.explain = foreground ? CurrentExplain() : nullptr;  // run --explain (container_ops.h)
+  // run --explain (container_ops.h); in a detached run's monitor it prints into the pipe
+  // to `run -d` (SpawnMonitor), for the first start only.
+  co.explain = CurrentExplain();
   if (e.fresh_id == rec.id && e.fresh_spec) {
     co.config_json = &e.fresh_json;
     co.spec = &*e.fresh_spec;
@@ -380,6 +382,24 @@ int64_t RestartDelayMs(int restart_count) {
   return std::min<int64_t>(ms, 10000);
 }
 
+// Between two runs: the record says restarting (Docker counts the restart as it begins) for
+// the policy's delay. false when the user stopped the container meanwhile; the record then
+// says exited again.
+Result<bool> WaitToRestart(Engine& e, ContainerRecord* rec) {
+  *rec = TRY(e.records.Update(rec->id, [](ContainerRecord* c) {
+    if (c->stopped_by_user) return;
+    c->status = ContainerStatus::kRestarting;
+    c->restart_count++;
+  }));
+  if (rec->stopped_by_user) return false;
+  SleepMs(RestartDelayMs(rec->restart_count - 1));
+  *rec = TRY(e.records.Update(rec->id, [](ContainerRecord* c) {
+    if (c->stopped_by_user && c->status == ContainerStatus::kRestarting)
+      c->status = ContainerStatus::kExited;
+  }));
+  return !rec->stopped_by_user;  // stopped while we slept
+}
+
 // Hands the running container over to skiff-monitor (see monitor_main.cc). Returns only
 // when the exec failed; the caller then watches the container itself.
 void ExecSmallMonitor(Engine& e, const std::string& id, Running& r, int log_fd) {
@@ -451,9 +471,7 @@ Result<int> RunLoop(Engine& e, ContainerRecord rec, bool foreground, bool first,
     exit_code = TRY(WatchProcess(r, log.get(), foreground, rec.config.tty, stdin_open));
     rec = TRY(RecordExit(e, id, exit_code, r.cgroup.get()));
     if (!ShouldRestart(rec)) break;
-    SleepMs(RestartDelayMs(rec.restart_count));
-    rec = TRY(e.records.Update(id, [&](ContainerRecord* c) { c->restart_count++; }));
-    if (rec.stopped_by_user) break;  // stopped while we slept
+    if (!TRY(WaitToRestart(e, &rec))) break;
   }
   return Finish(e, rec, exit_code);
 }
@@ -478,16 +496,20 @@ Result<int> ContinueMonitor(Engine& e, const std::string& id, int exit_code) {
   SetSignals(false, false);
   ContainerRecord rec = TRY(RecordExit(e, id, exit_code, nullptr));
   if (!ShouldRestart(rec)) return Finish(e, rec, exit_code);
-  SleepMs(RestartDelayMs(rec.restart_count));
-  rec = TRY(e.records.Update(id, [&](ContainerRecord* c) { c->restart_count++; }));
-  if (rec.stopped_by_user) return Finish(e, rec, exit_code);
+  if (!TRY(WaitToRestart(e, &rec))) return Finish(e, rec, exit_code);
   return RunLoop(e, std::move(rec), false, false, [](const Status&) {});
 }
+
+// The startup report on the monitor's pipe: explain's lines (run -d --explain), then this
+// separator, then "0\n" or "<code>\n<message>".
+constexpr char kReportSeparator = '\x1e';
 
 Status SpawnMonitor(Engine& e, const std::string& id) {
   int p[2];
   if (::pipe2(p, O_CLOEXEC) < 0) return Errno("pipe");
   UniqueFd rd(p[0]), wr(p[1]);
+  // The engine's steps are ours to print; the runtime's come back from the monitor.
+  if (runtime::Explain* ex = CurrentExplain()) ex->Flush(false);
   std::fflush(nullptr);
   pid_t pid = ::fork();
   if (pid < 0) return Errno("fork the monitor");
@@ -508,9 +530,13 @@ Status SpawnMonitor(Engine& e, const std::string& id) {
     ::fcntl(3, F_SETFD, FD_CLOEXEC);
     sys::CloseRange(4, ~0U, 0);
     UniqueFd report(3);
+    if (runtime::Explain* ex = CurrentExplain()) ex->set_out_fd(report.get());
     auto done = [&](const Status& st) {
-      std::string msg = st.ok() ? std::string("0\n")
-                                : StrFormat("%d\n%s", st.error().code, st.error().msg.c_str());
+      if (runtime::Explain* ex = CurrentExplain()) ex->Flush(false);
+      SetExplain(nullptr);  // restarts are not explained: nobody reads this pipe then
+      std::string msg(1, kReportSeparator);
+      msg.append(st.ok() ? std::string("0\n")
+                         : StrFormat("%d\n%s", st.error().code, st.error().msg.c_str()));
       (void)WriteAll(report.get(), msg.data(), msg.size());
       report.reset();
     };
@@ -526,7 +552,11 @@ Status SpawnMonitor(Engine& e, const std::string& id) {
     if (n <= 0) break;
     msg.append(buf, static_cast<size_t>(n));
   }
-  if (msg.empty()) return MakeError(ECHILD, "the monitor of %s exited before starting it", id.c_str());
+  size_t sep = msg.rfind(kReportSeparator);
+  if (sep == std::string::npos)
+    return MakeError(ECHILD, "the monitor of %s exited before starting it", id.c_str());
+  if (sep > 0) (void)WriteAll(2, msg.data(), sep);  // the runtime's explain lines
+  msg.erase(0, sep + 1);
   if (msg == "0\n") return Ok();
   size_t nl = msg.find('\n');
   int code = atoi(msg.c_str());

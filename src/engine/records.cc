@@ -23,7 +23,7 @@ namespace {
 
 using Json = nlohmann::json;
 
-const char* const kStatusNames[] = {"created", "running", "paused", "exited", "dead"};
+const char* const kStatusNames[] = {"created", "running", "paused", "exited", "dead", "restarting"};
 const char* const kRestartNames[] = {"no", "always", "on-failure", "unless-stopped"};
 const char* const kNetworkNames[] = {"default", "none", "host"};
 const char* const kIsolationNames[] = {"default", "chroot"};

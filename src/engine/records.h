@@ -21,7 +21,9 @@
 
 namespace skiff::engine {
 
-enum class ContainerStatus { kCreated, kRunning, kPaused, kExited, kDead };
+// kRestarting: exited, and its monitor waits out the restart policy's delay (Docker's
+// "restarting": Running and Restarting true, no process).
+enum class ContainerStatus { kCreated, kRunning, kPaused, kExited, kDead, kRestarting };
 const char* StatusName(ContainerStatus s);  // "created", "running", ...
 
 // What the record keeps of the request: enough for ps/inspect, restarts and --rm.

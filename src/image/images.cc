@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <algorithm>
@@ -256,12 +257,13 @@ Status SweepTemps(const Store& store) {
   return Ok();
 }
 
-Result<std::vector<std::string>> CollectGarbage(Store& store) {
-  StoreLock lock = TRY(StoreLock::Exclusive(store));
+// Every blob reachable from the references (and from roots): manifests, indexes (all their
+// children: skopeo and umoci may want them), configs, layers. A blob that doesn't parse
+// keeps only itself.
+static Result<std::set<std::string>> LiveBlobs(const Store& store,
+                                               const std::vector<std::string>& roots) {
   std::set<std::string> live;
-  // Walk from every reference: manifests, indexes (all their children: skopeo and umoci
-  // may want them), configs, layers. A blob that doesn't parse keeps only itself.
-  std::vector<std::string> todo;
+  std::vector<std::string> todo = roots;
   std::vector<std::string> indexes;  // live, but not walked: see kIndexAnnotation
   for (const auto& [name, d] : TRY(store.ListRefs())) {
     todo.push_back(d.digest);
@@ -283,6 +285,40 @@ Result<std::vector<std::string>> CollectGarbage(Store& store) {
     }
   }
   live.insert(indexes.begin(), indexes.end());
+  return live;
+}
+
+static Result<std::vector<std::string>> BlobNames(const Store& store) {
+  std::string dir = store.dir() + "/blobs/sha256";
+  DIR* dp = ::opendir(dir.c_str());
+  if (!dp) return Errno("read %s", dir.c_str());
+  std::vector<std::string> names;
+  while (struct dirent* de = ::readdir(dp)) names.push_back(de->d_name);
+  ::closedir(dp);
+  return names;
+}
+
+Result<std::vector<DanglingImage>> DanglingImages(const Store& store) {
+  std::set<std::string> live = TRY(LiveBlobs(store, {}));
+  std::vector<DanglingImage> out;
+  for (const auto& n : TRY(BlobNames(store))) {
+    std::string digest = "sha256:" + n;
+    if (live.count(digest) || !ValidateSha256Digest(digest).ok()) continue;
+    struct stat st;
+    // Manifests are small JSON; layers are not worth reading.
+    if (::stat(store.BlobPath(digest).c_str(), &st) < 0 || st.st_size > (1 << 20)) continue;
+    auto text = store.ReadBlob(digest);
+    if (!text.ok() || text->empty() || (*text)[0] != '{') continue;
+    auto doc = oci::ParseManifestDoc(*text, "");
+    if (!doc.ok() || doc->is_index || doc->manifest.config.digest.empty()) continue;
+    out.push_back({digest, doc->manifest.config.digest});
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> CollectGarbage(Store& store, const std::vector<std::string>& keep) {
+  StoreLock lock = TRY(StoreLock::Exclusive(store));
+  std::set<std::string> live = TRY(LiveBlobs(store, keep));
   std::vector<std::string> removed;
   std::string dir = store.dir() + "/blobs/sha256";
   UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -366,9 +402,10 @@ Result<std::vector<std::string>> UnpackImage(const Store& store, LayerStore& lay
   return layers.LowerDirs(chain);
 }
 
-Result<std::vector<std::string>> PruneLayers(const Store& store, LayerStore& layers) {
+Result<std::vector<std::string>> PruneLayers(const Store& store, LayerStore& layers,
+                                             const std::set<std::string>& keep) {
   StoreLock lock = TRY(StoreLock::Exclusive(store));
-  std::set<std::string> in_use;
+  std::set<std::string> in_use = keep;
   for (const auto& img : TRY(LoadAll(store))) {
     auto chain = ChainIds(img.config.diff_ids);
     if (chain.ok()) in_use.insert(chain->begin(), chain->end());

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,8 +45,18 @@ Result<std::vector<std::string>> RemoveImage(
     Store& store, const std::string& name_or_id, bool force,
     const std::function<Status(const Image&)>& before_delete = nullptr);
 
-// Deletes blobs that no reference reaches. Returns the deleted digests.
-Result<std::vector<std::string>> CollectGarbage(Store& store);
+// Deletes blobs that no reference reaches (nor a manifest of keep: a dangling image a
+// container still uses). Returns the deleted digests.
+Result<std::vector<std::string>> CollectGarbage(Store& store,
+                                                const std::vector<std::string>& keep = {});
+
+// Docker's dangling images: image manifests in the store that no reference reaches any more
+// (their tag moved to another image, by a pull or an import), until garbage collection.
+struct DanglingImage {
+  std::string manifest_digest;
+  std::string config_digest;  // the image ID
+};
+Result<std::vector<DanglingImage>> DanglingImages(const Store& store);
 
 // A store-wide lock: pulls and imports hold it shared while they write blobs that no
 // reference reaches yet; garbage collection holds it exclusive.
@@ -80,8 +91,10 @@ Result<std::string> ImportDir(Store& store, const std::string& dir, const std::s
 Result<std::vector<std::string>> UnpackImage(const Store& store, LayerStore& layers,
                                              const Image& img, int parallel = 3);
 
-// Removes unpacked layers no image of the store uses (under the store's exclusive lock).
-Result<std::vector<std::string>> PruneLayers(const Store& store, LayerStore& layers);
+// Removes unpacked layers no image of the store uses (under the store's exclusive lock), nor
+// a chain ID of keep (the layers of containers whose image is gone).
+Result<std::vector<std::string>> PruneLayers(const Store& store, LayerStore& layers,
+                                             const std::set<std::string>& keep = {});
 
 // The document `skiff image inspect` prints, shaped like Docker's.
 std::string InspectJson(const Image& img);

@@ -43,6 +43,9 @@ class Explain {
   // until EOF (or a few seconds) when wait, else what is there now.
   void Flush(bool wait);
 
+  // Where Flush prints from now on (a detached run's monitor: the pipe to `run -d`).
+  void set_out_fd(int fd) { out_fd_ = fd; }
+
   // Lines printed so far (for tests and for callers that print elsewhere).
   const std::vector<std::string>& printed() const { return printed_; }
 

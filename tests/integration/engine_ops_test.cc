@@ -1,7 +1,6 @@
 // skiff exec, top, stats, pause/unpause, port, rename, restart, cp, container prune,
 // system df/prune and run --explain, end to end: the real `skiff` binary with a temp --root
-// and a busybox image imported from busybox-static. TearDown removes every container and
-// checks that no mount, cgroup, process or directory of them is left.
+// and a busybox image imported from busybox-static (the fixture: engine_fixture.h).
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -14,94 +13,20 @@
 #include <thread>
 
 #include "bundle.h"
+#include "engine_fixture.h"
 
 namespace skiff::itest {
 namespace {
 
 using json = nlohmann::json;
 
-class EngineOpsTest : public ::testing::Test {
+class EngineOpsTest : public EngineFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/skiff-ops-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    work_ = tmpl;
-    root_ = work_ + "/root";
-    std::string tree = work_ + "/tree";
-    for (const char* d : {"", "/bin", "/etc", "/tmp", "/proc", "/sys", "/dev", "/data"})
-      ASSERT_EQ(::mkdir((tree + d).c_str(), 0755), 0) << d;
-    ASSERT_TRUE(CopyFile("/bin/busybox", tree + "/bin/busybox", 0755));
-    for (const char* a : {"sh", "sleep", "cat", "echo", "true", "ln", "id", "pwd", "ls", "yes"})
-      ASSERT_EQ(::symlink("busybox", (tree + "/bin/" + a).c_str()), 0);
-    ASSERT_TRUE(WriteText(tree + "/etc/passwd",
-                          "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n"));
-    ASSERT_TRUE(WriteText(tree + "/etc/group", "root:x:0:\nnogroup:x:65534:\n"));
+  EngineOpsTest() : EngineFixture("ops") {}
+  void ExtendTree(const std::string& tree) override {
+    ASSERT_EQ(::mkdir((tree + "/data").c_str(), 0755), 0);
     ASSERT_TRUE(WriteText(tree + "/data/in-image.txt", "from the image\n"));
-    CmdResult imp = Skiff({"import", tree, "bb:latest", "--change", "CMD [\"sh\"]"});
-    ASSERT_EQ(imp.code, 0) << imp.err;
   }
-
-  void TearDown() override {
-    CmdResult ids = Skiff({"ps", "-aq", "--no-trunc"});
-    for (const auto& id : Lines(ids.out)) {
-      (void)Skiff({"unpause", id});
-      CmdResult rm = Skiff({"rm", "-f", id});
-      EXPECT_EQ(rm.code, 0) << rm.err;
-    }
-    for (const auto& id : ids_) {
-      EXPECT_EQ(ReadText("/proc/self/mountinfo").find(id), std::string::npos) << "mount of " << id;
-      EXPECT_FALSE(Exists(root_ + "/containers/" + id)) << id;
-      for (const auto& m : CgroupMounts()) EXPECT_FALSE(Exists(m + "/skiff/" + id)) << m;
-      // A monitor may still be on its way out right after rm returns: a leak stays.
-      for (int i = 0; i < 100 && FindProcess(id) != 0; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      pid_t left_pid = FindProcess(id);
-      EXPECT_EQ(left_pid, 0) << "a process of " << id << ": "
-                             << ReadText("/proc/" + std::to_string(left_pid) + "/cmdline");
-    }
-    std::istringstream mi(ReadText("/proc/self/mountinfo"));
-    std::vector<std::string> left;
-    for (std::string line; std::getline(mi, line);) {
-      std::istringstream f(line);
-      std::string a, b, c, d, mnt;
-      f >> a >> b >> c >> d >> mnt;
-      if (mnt.rfind(work_, 0) == 0) left.push_back(mnt);
-    }
-    for (auto it = left.rbegin(); it != left.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
-    EXPECT_TRUE(left.empty()) << "mount left: " << (left.empty() ? "" : left[0]);
-    RemoveTree(work_);
-  }
-
-  CmdResult Skiff(std::vector<std::string> args, int timeout_ms = 30000) {
-    args.insert(args.begin(), {SKIFF_BIN, "--root", root_});
-    CmdOptions o;
-    o.timeout_ms = timeout_ms;
-    return RunCommand(args, work_, o);
-  }
-  // sh -c SCRIPT with $SKIFF set to skiff --root ROOT (for pipes into skiff).
-  CmdResult Shell(const std::string& script) {
-    std::string skiff = std::string(SKIFF_BIN) + " --root " + root_;
-    return RunCommand({"/bin/sh", "-c", "SKIFF='" + skiff + "'; " + script}, work_);
-  }
-
-  std::string RunDetached(std::vector<std::string> args) {
-    args.insert(args.begin(), {"run", "-d"});
-    CmdResult r = Skiff(args);
-    EXPECT_EQ(r.code, 0) << r.err;
-    std::string id = Trim(r.out);
-    EXPECT_EQ(id.size(), 64u) << r.out;
-    ids_.push_back(id);
-    return id;
-  }
-
-  json Inspect(const std::string& ref) {
-    CmdResult r = Skiff({"inspect", ref});
-    auto doc = json::parse(r.out, nullptr, false);
-    return doc.is_array() && doc.size() == 1 ? doc[0] : json();
-  }
-
-  std::string work_, root_;
-  std::vector<std::string> ids_;
 };
 
 TEST_F(EngineOpsTest, ExecExitCodesAndFlags) {
@@ -175,6 +100,59 @@ TEST_F(EngineOpsTest, TopShowsHostAndContainerPids) {
   EXPECT_TRUE(found_init) << t.out;
   EXPECT_TRUE(found_child) << t.out;
   EXPECT_NE(Skiff({"top", "nosuch"}).code, 0);
+}
+
+// top's ps options, read from /proc: aux's columns, -o's fields (the same values as the
+// host's ps gives for that process), and a clear refusal of what is not supported.
+TEST_F(EngineOpsTest, TopPsOptions) {
+  RunDetached({"--name", "web", "bb", "sh", "-c", "sleep 300 & sleep 301"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  int host_pid = Inspect("web")["State"]["Pid"];
+  CmdResult aux = Skiff({"top", "web", "aux"});
+  ASSERT_EQ(aux.code, 0) << aux.err;
+  auto lines = Lines(aux.out);
+  ASSERT_EQ(lines.size(), 3u) << aux.out;
+  EXPECT_TRUE(std::regex_match(lines[0], std::regex("USER +PID +%CPU +%MEM +VSZ +RSS +TTY +STAT "
+                                                    "+START +TIME +COMMAND")))
+      << lines[0];
+  std::regex row("^root +" + std::to_string(host_pid) +
+                 " +[0-9]+\\.[0-9] +[0-9]+\\.[0-9] +[0-9]+ +[1-9][0-9]* +\\? +S\\S* +\\S+ +"
+                 "[0-9]+:[0-9]{2} +sleep 301$");
+  EXPECT_TRUE(std::regex_match(lines[1], row) || std::regex_match(lines[2], row)) << aux.out;
+  CmdResult o = Skiff({"top", "web", "-o", "pid,ppid,user,comm,stat,nlwp,ni,args"});
+  ASSERT_EQ(o.code, 0) << o.err;
+  lines = Lines(o.out);
+  ASSERT_EQ(lines.size(), 3u) << o.out;
+  EXPECT_TRUE(std::regex_match(lines[0], std::regex("PID +PPID +USER +COMMAND +STAT +NLWP +NI "
+                                                    "+COMMAND")))
+      << lines[0];
+  // The host's ps on the same process: the same words.
+  CmdResult ps = RunCommand({"/bin/ps", "-o", "pid=,ppid=,user=,comm=,stat=,nlwp=,ni=", "-p",
+                             std::to_string(host_pid)},
+                            work_);
+  ASSERT_EQ(ps.code, 0) << ps.err;
+  std::string want;
+  std::istringstream words(ps.out);
+  for (std::string w; words >> w;) want += w + " ";
+  want += "sleep 301";
+  bool found = false;
+  for (const auto& l : lines) {
+    std::string got;
+    std::istringstream in(l);
+    for (std::string w; in >> w;) got += (got.empty() ? "" : " ") + w;
+    found = found || got == want;
+  }
+  EXPECT_TRUE(found) << "ps says: " << want << "\nskiff top says:\n" << o.out;
+  CmdResult bad = Skiff({"top", "web", "-o", "pid,wchan"});
+  EXPECT_EQ(bad.code, 125);
+  EXPECT_NE(bad.err.find("unsupported ps field \"wchan\""), std::string::npos) << bad.err;
+  CmdResult bad_opt = Skiff({"top", "web", "-L"});
+  EXPECT_NE(bad_opt.err.find("unsupported ps option \"-L\""), std::string::npos) << bad_opt.err;
+  // -ef: the default table.
+  CmdResult ef = Skiff({"top", "web", "-ef"});
+  EXPECT_EQ(ef.code, 0) << ef.err;
+  EXPECT_EQ(ef.out.rfind("UID", 0), 0u) << ef.out;
+  EXPECT_NE(ef.out.find("CPID"), std::string::npos) << ef.out;
 }
 
 TEST_F(EngineOpsTest, StatsNoStreamTableAndJson) {
@@ -293,6 +271,54 @@ TEST_F(EngineOpsTest, CpBothWaysAndAgainstPlantedLinks) {
   EXPECT_NE(Skiff({"cp", work_ + "/host.txt", work_ + "/x"}).code, 0);
 }
 
+// cp sees the container's volumes, binds and tmpfs as docker cp does: running, through the
+// container's own root (its mounts in place); stopped, a path under a volume or a bind
+// resolves into the mount's source, where a link still can't lead out of that source.
+TEST_F(EngineOpsTest, CpThroughVolumesAndBinds) {
+  std::string bind = work_ + "/bind";
+  ASSERT_EQ(::mkdir(bind.c_str(), 0755), 0);
+  ASSERT_TRUE(WriteText(bind + "/b.txt", "bound\n"));
+  ASSERT_TRUE(WriteText(work_ + "/host.txt", "from the host\n"));
+  std::string id = RunDetached({"--name", "web", "-v", "keep:/vol", "-v", bind + ":/mnt/bind",
+                                "--tmpfs", "/scratch", "bb", "sleep", "300"});
+  ASSERT_EQ(Skiff({"exec", "web", "sh", "-c",
+                   "echo vol > /vol/v.txt && echo tmp > /scratch/t.txt && ln -s / /vol/esc"})
+                .code,
+            0);
+  auto out = [&](const std::string& from, const std::string& name) {
+    CmdResult r = Skiff({"cp", "web:" + from, work_ + "/" + name});
+    EXPECT_EQ(r.code, 0) << from << ": " << r.err;
+    return ReadText(work_ + "/" + name);
+  };
+  EXPECT_EQ(out("/vol/v.txt", "r1"), "vol\n");
+  EXPECT_EQ(out("/mnt/bind/b.txt", "r2"), "bound\n");
+  EXPECT_EQ(out("/scratch/t.txt", "r3"), "tmp\n");
+  ASSERT_EQ(Skiff({"cp", work_ + "/host.txt", "web:/mnt/bind/in.txt"}).code, 0);
+  EXPECT_EQ(ReadText(bind + "/in.txt"), "from the host\n");
+  ASSERT_EQ(Skiff({"cp", work_ + "/host.txt", "web:/scratch/"}).code, 0);
+  EXPECT_EQ(Skiff({"exec", "web", "cat", "/scratch/host.txt"}).out, "from the host\n");
+
+  ASSERT_EQ(Skiff({"stop", "-t", "1", "web"}).code, 0);
+  EXPECT_EQ(out("/vol/v.txt", "s1"), "vol\n");
+  EXPECT_EQ(out("/mnt/bind/b.txt", "s2"), "bound\n");
+  ASSERT_EQ(Skiff({"cp", work_ + "/host.txt", "web:/vol/new.txt"}).code, 0);
+  EXPECT_EQ(ReadText(root_ + "/volumes/keep/_data/new.txt"), "from the host\n");
+  // The mount point itself: a missing DEST gets its contents, an existing dir gets "vol/".
+  CmdResult whole = Skiff({"cp", "web:/vol", work_ + "/volcopy"});
+  EXPECT_EQ(whole.code, 0) << whole.err;
+  EXPECT_EQ(ReadText(work_ + "/volcopy/v.txt"), "vol\n");
+  ASSERT_EQ(::mkdir((work_ + "/into").c_str(), 0755), 0);
+  CmdResult into = Skiff({"cp", "web:/vol/", work_ + "/into"});
+  EXPECT_EQ(into.code, 0) << into.err;
+  EXPECT_EQ(ReadText(work_ + "/into/vol/new.txt"), "from the host\n");
+  // /vol/esc -> "/" resolves to the volume's own root: no /etc/passwd there, and never the
+  // host's.
+  CmdResult esc = Skiff({"cp", "web:/vol/esc/etc/passwd", work_ + "/esc"});
+  EXPECT_NE(esc.code, 0) << "read through a link out of the volume";
+  EXPECT_FALSE(Exists(work_ + "/esc"));
+  EXPECT_EQ(ReadText("/proc/self/mountinfo").find(id), std::string::npos) << "cp left its mount";
+}
+
 TEST_F(EngineOpsTest, PruneAndDf) {
   std::string keep = RunDetached({"--name", "keep", "bb", "sleep", "300"});
   CmdResult done = Skiff({"run", "--name", "done", "bb", "sh", "-c", "echo x > /big"});
@@ -328,6 +354,95 @@ TEST_F(EngineOpsTest, PruneAndDf) {
   EXPECT_EQ(Skiff({"run", "--rm", "bb", "true"}).code, 0) << "system prune removed a used image";
 }
 
+// Dangling images (their tag moved on) go with image prune and system prune, unless a
+// container uses them; -a removes every image no container uses. Docker's output.
+TEST_F(EngineOpsTest, PruneDanglingAndUnusedImages) {
+  std::string tree = work_ + "/tree";
+  auto import = [&](const std::string& marker, const std::string& ref) {
+    EXPECT_TRUE(WriteText(tree + "/etc/marker", marker + "\n"));
+    CmdResult r = Skiff({"import", tree, ref, "--change", "CMD [\"sh\"]"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return Trim(r.out);
+  };
+  std::string a = Inspect("bb")["Id"];  // the fixture's bb:latest
+  CmdResult c = Skiff({"create", "--name", "old", "bb", "cat", "/etc/passwd"});
+  ASSERT_EQ(c.code, 0) << c.err;
+  Own(Trim(c.out));
+  std::string b = import("b", "bb:latest");  // a: dangling, used by "old"
+  std::string cc = import("c", "bb:latest");  // b: dangling, unused
+  std::string d = import("d", "other:1");     // tagged, unused
+  ASSERT_NE(a, b);
+  auto blob = [&](const std::string& id) {
+    return Exists(root_ + "/oci/blobs/sha256/" + id.substr(7));
+  };
+  CmdResult p = Skiff({"image", "prune", "-f"});
+  ASSERT_EQ(p.code, 0) << p.err;
+  EXPECT_EQ(p.out.rfind("Deleted Images:\ndeleted: " + b + "\n\nTotal reclaimed space: ", 0), 0u)
+      << p.out;
+  EXPECT_FALSE(blob(b));
+  EXPECT_TRUE(blob(a)) << "a dangling image a container uses was removed";
+  EXPECT_TRUE(blob(d));
+  // Its layers too: the container still starts.
+  CmdResult start = Skiff({"start", "-a", "old"});
+  EXPECT_EQ(start.code, 0) << start.err;
+  EXPECT_NE(start.out.find("root:x:0:0"), std::string::npos) << start.out;
+  // -a: every image no container uses; one running on bb:latest keeps it.
+  RunDetached({"--name", "up", "bb", "sleep", "300"});
+  CmdResult all = Skiff({"image", "prune", "-a", "-f"});
+  ASSERT_EQ(all.code, 0) << all.err;
+  EXPECT_NE(all.out.find("Deleted Images:\nuntagged: other:1\ndeleted: " + d + "\n"),
+            std::string::npos)
+      << all.out;
+  EXPECT_EQ(all.out.find(cc), std::string::npos) << all.out;
+  EXPECT_EQ(all.out.find(a), std::string::npos) << all.out;
+  EXPECT_TRUE(blob(cc));
+  EXPECT_TRUE(blob(a));
+  // system prune: the stopped container goes, and then its dangling image.
+  CmdResult sys = Skiff({"system", "prune", "-f"});
+  ASSERT_EQ(sys.code, 0) << sys.err;
+  EXPECT_NE(sys.out.find("Deleted Containers:\n" + Trim(c.out) + "\n\nDeleted Images:\ndeleted: " +
+                         a + "\n\nTotal reclaimed space: "),
+            std::string::npos)
+      << sys.out;
+  EXPECT_FALSE(blob(a));
+  EXPECT_TRUE(blob(cc));
+  EXPECT_EQ(Inspect("up")["State"]["Status"], "running");
+  CmdResult none = Skiff({"image", "prune", "-f"});
+  EXPECT_EQ(none.out.rfind("Total reclaimed space: 0B", 0), 0u) << none.out;
+}
+
+// rmi of an image a container uses, as Docker: refused; with -f only its names go, and the
+// container keeps its files (its layer dirs used to be removed from under it, running).
+TEST_F(EngineOpsTest, RmiKeepsWhatContainersUse) {
+  std::string image_id = Inspect("bb")["Id"];
+  std::string id = RunDetached({"--name", "web", "bb", "sleep", "300"});
+  CmdResult refused = Skiff({"rmi", "bb"});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_NE(refused.err.find("conflict: unable to remove repository reference \"bb\" (must "
+                             "force) - container " +
+                             id.substr(0, 12) + " is using its referenced image " +
+                             image_id.substr(7, 12)),
+            std::string::npos)
+      << refused.err;
+  CmdResult by_id = Skiff({"rmi", image_id.substr(7, 12)});
+  EXPECT_EQ(by_id.code, 1);
+  EXPECT_NE(by_id.err.find("image is being used by container " + id.substr(0, 12)),
+            std::string::npos)
+      << by_id.err;
+  CmdResult forced = Skiff({"rmi", "-f", "bb"});
+  EXPECT_EQ(forced.code, 0) << forced.err;
+  EXPECT_EQ(forced.out, "Untagged: bb:latest\n");
+  EXPECT_EQ(Skiff({"images", "-q"}).out, "");
+  CmdResult cat = Skiff({"exec", "web", "cat", "/data/in-image.txt"});
+  EXPECT_EQ(cat.code, 0) << cat.err;
+  EXPECT_EQ(cat.out, "from the image\n");
+  // Once the container is gone, the dangling image is prunable.
+  ASSERT_EQ(Skiff({"rm", "-f", "web"}).code, 0);
+  CmdResult p = Skiff({"image", "prune", "-f"});
+  EXPECT_NE(p.out.find("deleted: " + image_id), std::string::npos) << p.out;
+  EXPECT_FALSE(Exists(root_ + "/oci/blobs/sha256/" + image_id.substr(7)));
+}
+
 TEST_F(EngineOpsTest, RunExplain) {
   CmdResult r = Skiff({"run", "--rm", "--explain", "-m", "32m", "bb", "echo", "explained"});
   ASSERT_EQ(r.code, 0) << r.err;
@@ -358,6 +473,29 @@ TEST_F(EngineOpsTest, RunExplain) {
   EXPECT_LT(r.err.find("engine  image"), r.err.find("runtime clone3"));
   CmdResult quiet = Skiff({"run", "--rm", "bb", "echo", "quiet"});
   EXPECT_EQ(quiet.code, 0);
+  EXPECT_EQ(quiet.err, "");
+}
+
+// run -d: the runtime's steps happen in the monitor, which sends them back on the pipe it
+// reports the start on; they are printed before the ID (stdout holds only the ID).
+TEST_F(EngineOpsTest, RunDetachedExplain) {
+  CmdResult r = Skiff({"run", "-d", "--explain", "--name", "web", "bb", "sleep", "300"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string id = Trim(r.out);
+  Own(id);
+  EXPECT_TRUE(std::regex_match(r.out, std::regex("[0-9a-f]{64}\n"))) << r.out;
+  auto has = [&](const std::string& re) { return std::regex_search(r.err, std::regex(re)); };
+  EXPECT_TRUE(has(R"(engine  image +bb resolved to sha256:)")) << r.err;
+  EXPECT_TRUE(has(R"(runtime clone3 +CLONE_NEWNS\|CLONE_NEWPID)")) << r.err;
+  EXPECT_TRUE(has(R"(child   pivot_root new root \S+/rootfs)")) << r.err;
+  EXPECT_TRUE(has(R"(child   execve +/bin/sleep argv \["sleep","300"\])")) << r.err;
+  EXPECT_LT(r.err.find("engine  image"), r.err.find("runtime clone3"));
+  EXPECT_EQ(r.err.find("explain: what the kernel"), r.err.rfind("explain: what the kernel"))
+      << "one header: " << r.err;
+  EXPECT_EQ(Inspect("web")["State"]["Status"], "running");
+  CmdResult quiet = Skiff({"run", "-d", "bb", "true"});
+  EXPECT_EQ(quiet.code, 0) << quiet.err;
+  Own(Trim(quiet.out));
   EXPECT_EQ(quiet.err, "");
 }
 

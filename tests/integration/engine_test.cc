@@ -1,7 +1,4 @@
-// skiff's container commands end to end: the real `skiff` binary with a temp --root and a
-// busybox image imported from busybox-static. Each test's TearDown removes every container
-// it made and then checks that nothing of them is left: no mount, no cgroup dir, no
-// process, no directory.
+// skiff's container commands end to end (the fixture: engine_fixture.h).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -9,13 +6,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "bundle.h"
+#include "engine_fixture.h"
 #include "registry.h"
 
 namespace skiff::itest {
@@ -23,104 +23,9 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr const char* kApplets[] = {"sh",   "sleep", "cat",  "echo", "true", "false", "head",
-                                    "tail", "tr",    "seq",  "ps",   "grep", "wc",    "ls",
-                                    "id",   "test",  "kill", "yes",  "nc"};
-
-class EngineTest : public ::testing::Test {
+class EngineTest : public EngineFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/skiff-eng-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    work_ = tmpl;
-    root_ = work_ + "/root";
-    std::string tree = work_ + "/tree";
-    for (const char* d : {"", "/bin", "/etc", "/tmp", "/proc", "/sys", "/dev"})
-      ASSERT_EQ(::mkdir((tree + d).c_str(), 0755), 0) << d;
-    ASSERT_TRUE(CopyFile("/bin/busybox", tree + "/bin/busybox", 0755));
-    for (const char* a : kApplets) ASSERT_EQ(::symlink("busybox", (tree + "/bin/" + a).c_str()), 0);
-    ASSERT_TRUE(WriteText(tree + "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n"));
-    ASSERT_TRUE(WriteText(tree + "/etc/group", "root:x:0:\n"));
-    ASSERT_TRUE(WriteText(tree + "/etc/notexec", "just text\n"));
-    CmdResult imp = Skiff({"import", tree, "bb:latest", "--change", "CMD [\"sh\"]"});
-    ASSERT_EQ(imp.code, 0) << imp.err;
-  }
-
-  void TearDown() override {
-    CmdResult ids = Skiff({"ps", "-aq", "--no-trunc"});
-    for (const auto& id : Lines(ids.out)) {
-      CmdResult rm = Skiff({"rm", "-f", id});
-      EXPECT_EQ(rm.code, 0) << rm.err;
-    }
-    for (const auto& id : all_ids_) ExpectNothingLeft(id);
-    // Whatever a failed test left: mounts first, so that the removal can't descend into one.
-    std::istringstream mi(ReadText("/proc/self/mountinfo"));
-    std::vector<std::string> left;
-    for (std::string line; std::getline(mi, line);) {
-      std::istringstream f(line);
-      std::string a, b, c, d, mnt;
-      f >> a >> b >> c >> d >> mnt;
-      if (mnt.rfind(work_, 0) == 0) left.push_back(mnt);
-    }
-    for (auto it = left.rbegin(); it != left.rend(); ++it) ::umount2(it->c_str(), MNT_DETACH);
-    EXPECT_TRUE(left.empty()) << "mount left: " << (left.empty() ? "" : left[0]);
-    RemoveTree(work_);
-  }
-
-  CmdResult Skiff(std::vector<std::string> args, int timeout_ms = 30000) {
-    return SkiffIn(work_, std::move(args), timeout_ms);
-  }
-  CmdResult SkiffIn(const std::string& dir, std::vector<std::string> args, int timeout_ms = 30000) {
-    args.insert(args.begin(), {SKIFF_BIN, "--root", root_});
-    CmdOptions o;
-    o.timeout_ms = timeout_ms;
-    return RunCommand(args, dir, o);
-  }
-
-  // run -d ARGS: the full ID (the test fails when it does not start).
-  std::string RunDetached(std::vector<std::string> args) {
-    args.insert(args.begin(), {"run", "-d"});
-    CmdResult r = Skiff(args);
-    EXPECT_EQ(r.code, 0) << r.err;
-    std::string id = Trim(r.out);
-    EXPECT_EQ(id.size(), 64u) << r.out;
-    all_ids_.push_back(id);
-    return id;
-  }
-
-  json Inspect(const std::string& ref) {
-    CmdResult r = Skiff({"inspect", ref});
-    if (r.code != 0) return json();
-    auto doc = json::parse(r.out, nullptr, false);
-    return doc.is_array() && doc.size() == 1 ? doc[0] : json();
-  }
-
-  // Polls inspect until State.Status is want.
-  bool WaitStatus(const std::string& ref, const std::string& want, int timeout_ms = 10000) {
-    for (int t = 0; t < timeout_ms; t += 50) {
-      json d = Inspect(ref);
-      if (!d.is_null() && d["State"]["Status"] == want) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-  }
-
-  json Record(const std::string& id) {
-    return json::parse(ReadText(root_ + "/containers/" + id + "/record.json"), nullptr, false);
-  }
-
-  void ExpectNothingLeft(const std::string& id) {
-    if (id.size() != 64) return;
-    EXPECT_EQ(ReadText("/proc/self/mountinfo").find(id), std::string::npos) << "mount of " << id;
-    EXPECT_FALSE(Exists(root_ + "/containers/" + id)) << id;
-    EXPECT_FALSE(Exists(std::string("/run/skiff/runtime/") + id)) << id;
-    for (const auto& m : CgroupMounts())
-      EXPECT_FALSE(Exists(m + "/skiff/" + id)) << m << "/skiff/" << id;
-    EXPECT_EQ(FindProcess(id), 0) << "a process of " << id;
-  }
-
-  std::string work_, root_;
-  std::vector<std::string> all_ids_;
+  EngineTest() : EngineFixture("eng") {}
 };
 
 TEST_F(EngineTest, RunPassesOutputAndExitCode) {
@@ -211,6 +116,20 @@ TEST_F(EngineTest, DetachedPsLogsStopRm) {
   EXPECT_NE(ps.out.find(id.substr(0, 12)), std::string::npos) << ps.out;
   EXPECT_NE(ps.out.find("Up "), std::string::npos) << ps.out;
   EXPECT_NE(ps.out.find("web"), std::string::npos) << ps.out;
+  // The truncated COMMAND ends in "…" (3 bytes, 1 column): NAMES still lines up under its
+  // header, counted in code points.
+  {
+    auto rows = Lines(ps.out);
+    ASSERT_EQ(rows.size(), 2u) << ps.out;
+    ASSERT_NE(rows[1].find("…"), std::string::npos) << ps.out;
+    auto col = [](const std::string& line, size_t byte) {
+      size_t n = 0;
+      for (size_t i = 0; i < byte && i < line.size(); ++i) n += (line[i] & 0xC0) != 0x80;
+      return n;
+    };
+    EXPECT_EQ(col(rows[0], rows[0].find("NAMES")), col(rows[1], rows[1].rfind("web"))) << ps.out;
+    EXPECT_EQ(col(rows[0], rows[0].find("STATUS")), col(rows[1], rows[1].find("Up "))) << ps.out;
+  }
   CmdResult js = Skiff({"ps", "--format", "json"});
   auto j = json::parse(Lines(js.out).at(0));
   EXPECT_EQ(j["Names"], "web");
@@ -286,7 +205,7 @@ TEST_F(EngineTest, StopEscalatesToSigkill) {
   EXPECT_EQ(Inspect(id)["State"]["ExitCode"], 137);
   CmdResult t = Skiff({"run", "-d", "bb", "sleep", "100"});
   std::string id2 = Trim(t.out);
-  all_ids_.push_back(id2);
+  Own(id2);
   t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(Skiff({"stop", "-t", "0", id2}).code, 0);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(3));
@@ -328,6 +247,40 @@ TEST_F(EngineTest, KillWaitAndRmRules) {
   EXPECT_NE(none.err.find("No such container: nosuch"), std::string::npos) << none.err;
 }
 
+// wait --condition as Docker's API: next-exit waits for an exit still to come (here of a
+// container started after the wait began), removed until the record is gone.
+TEST_F(EngineTest, WaitConditions) {
+  CmdResult c = Skiff({"create", "--name", "job", "bb", "sh", "-c", "sleep 0.3; exit 4"});
+  ASSERT_EQ(c.code, 0) << c.err;
+  std::string id = Trim(c.out);
+  Own(id);
+  // not-running: a created container is not running: at once, 0.
+  EXPECT_EQ(Skiff({"wait", "--condition", "not-running", "job"}).out, "0\n");
+  for (const char* cond : {"next-exit", "removed"}) {
+    std::atomic<bool> returned{false};
+    CmdResult w;
+    std::thread waiter([&] {
+      w = Skiff({"wait", "--condition", cond, "job"});
+      returned = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    EXPECT_FALSE(returned) << cond << " returned before the container ran: " << w.out;
+    ASSERT_EQ(Skiff({"start", "job"}).code, 0);
+    if (std::string(cond) == "removed") {
+      EXPECT_EQ(Skiff({"wait", "job"}).out, "4\n");
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      EXPECT_FALSE(returned) << "removed returned before rm";
+      EXPECT_EQ(Skiff({"rm", "job"}).code, 0);
+    }
+    waiter.join();
+    EXPECT_EQ(w.code, 0) << w.err;
+    EXPECT_EQ(w.out, "4\n") << cond;
+  }
+  CmdResult bad = Skiff({"wait", "--condition", "sometime", "x"});
+  EXPECT_EQ(bad.code, 125);
+  EXPECT_NE(bad.err.find("invalid condition: \"sometime\""), std::string::npos) << bad.err;
+}
+
 TEST_F(EngineTest, DetachedRmRemovesItselfAndNameConflicts) {
   std::string id = RunDetached({"--rm", "bb", "true"});
   // The monitor removes the container, then exits.
@@ -336,7 +289,7 @@ TEST_F(EngineTest, DetachedRmRemovesItselfAndNameConflicts) {
   ExpectNothingLeft(id);
   CmdResult c1 = Skiff({"create", "--name", "same", "bb", "true"});
   ASSERT_EQ(c1.code, 0) << c1.err;
-  all_ids_.push_back(Trim(c1.out));
+  Own(Trim(c1.out));
   CmdResult c2 = Skiff({"create", "--name", "same", "bb", "true"});
   EXPECT_EQ(c2.code, 125);
   EXPECT_NE(c2.err.find("Conflict. The container name \"/same\" is already in use by container \"" +
@@ -350,7 +303,7 @@ TEST_F(EngineTest, CreateInspectStartWaitLogs) {
                        "bb", "sh", "-c", "echo hi; cat /etc/hostname"});
   ASSERT_EQ(c.code, 0) << c.err;
   std::string id = Trim(c.out);
-  all_ids_.push_back(id);
+  Own(id);
   json d = Inspect("insp");
   ASSERT_FALSE(d.is_null());
   EXPECT_EQ(d["Id"], id);
@@ -406,7 +359,7 @@ TEST_F(EngineTest, VolumesCopyUpPersistAndGoWithRmV) {
   CmdResult c = Skiff({"create", "bbvol:1", "cat", "/data/seed"});
   ASSERT_EQ(c.code, 0) << c.err;
   std::string id = Trim(c.out);
-  all_ids_.push_back(id);
+  Own(id);
   json mounts = Inspect(id)["Mounts"];
   ASSERT_EQ(mounts.size(), 1u) << mounts.dump();
   EXPECT_EQ(mounts[0]["Type"], "volume");
@@ -457,7 +410,7 @@ TEST_F(EngineTest, OomKillIs137AndOOMKilled) {
   json d = Inspect("oom");
   EXPECT_EQ(d["State"]["OOMKilled"], true);
   EXPECT_EQ(d["State"]["ExitCode"], 137);
-  all_ids_.push_back(d["Id"].get<std::string>());
+  Own(d["Id"].get<std::string>());
 }
 
 TEST_F(EngineTest, PidsLimitContainsForkBomb) {
@@ -517,6 +470,47 @@ TEST_F(EngineTest, RestartOnFailureRestartsTwice) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   EXPECT_EQ(Inspect(id2)["RestartCount"].get<int>(), count);
   EXPECT_EQ(Inspect(id2)["State"]["Status"], "exited");
+}
+
+// While the monitor waits out the restart delay (100 ms doubled per restart), Docker shows
+// "restarting": Running and Restarting true, no Pid, the last exit code, and the restart
+// already counted; ps says "Restarting (N) X ago". stop ends it at once.
+TEST_F(EngineTest, RestartingStatusDuringBackoff) {
+  std::string id = RunDetached({"--name", "flap", "--restart", "always", "bb", "sh", "-c", "exit 3"});
+  json d;
+  bool seen = false;
+  for (int i = 0; i < 400 && !seen; ++i) {
+    d = Inspect(id);
+    seen = !d.is_null() && d["State"]["Status"] == "restarting" && d["RestartCount"] >= 4;
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(seen) << d.dump();
+  EXPECT_EQ(d["State"]["Restarting"], true);
+  EXPECT_EQ(d["State"]["Running"], true);
+  EXPECT_EQ(d["State"]["Pid"], 0);
+  EXPECT_EQ(d["State"]["ExitCode"], 3);
+  // The delay after the 4th restart is 800 ms: time enough to look.
+  CmdResult ps = Skiff({"ps", "--format", "{{.Names}} {{.Status}}"});
+  EXPECT_TRUE(std::regex_match(
+      Trim(ps.out), std::regex("flap Restarting \\(3\\) (Less than a second|[0-9] seconds?) ago")))
+      << ps.out;
+  EXPECT_EQ(Skiff({"ps", "-q", "--filter", "status=restarting"}).out, id.substr(0, 12) + "\n");
+  CmdResult rm = Skiff({"rm", "flap"});
+  EXPECT_NE(rm.code, 0);
+  EXPECT_NE(rm.err.find("You cannot remove a restarting container " + id), std::string::npos)
+      << rm.err;
+  CmdResult stop = Skiff({"stop", "flap"});
+  EXPECT_EQ(stop.code, 0) << stop.err;
+  d = Inspect(id);
+  EXPECT_EQ(d["State"]["Status"], "exited");
+  EXPECT_EQ(d["State"]["Restarting"], false);
+  int count = d["RestartCount"];
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+  d = Inspect(id);
+  EXPECT_EQ(d["State"]["Status"], "exited") << "restarted after stop";
+  EXPECT_EQ(d["RestartCount"], count);
+  EXPECT_EQ(Skiff({"rm", "flap"}).code, 0);
+  ExpectNothingLeft(id, 5000);
 }
 
 // rm -f returns only once the monitor is gone: one still exiting used to re-create the
@@ -580,7 +574,7 @@ TEST_F(EngineTest, KilledForegroundRunIsReconciled) {
     }
   }
   ASSERT_GT(proc, 0);
-  all_ids_.push_back(id);
+  Own(id);
   ASSERT_GT(skiff, 0);
   ::kill(skiff, SIGKILL);
   run.join();
@@ -600,7 +594,7 @@ TEST_F(EngineTest, DeadCreatesLeftoversGoAtTheNextPs) {
   CmdResult c = Skiff({"create", "--name", "half", "bb", "true"});
   ASSERT_EQ(c.code, 0) << c.err;
   std::string id = Trim(c.out);
-  all_ids_.push_back(id);
+  Own(id);
   std::string dir = root_ + "/containers/" + id;
   ASSERT_TRUE(Exists(dir + "/rootfs/bin/busybox"));        // the overlay is mounted
   ASSERT_EQ(::unlink((dir + "/record.json").c_str()), 0);  // as if it died before the write
@@ -627,7 +621,7 @@ TEST_F(EngineTest, FiftyInParallel) {
   for (const auto& r : results) {
     EXPECT_EQ(r.code, 0) << r.err;
     ids.insert(Trim(r.out));
-    all_ids_.push_back(Trim(r.out));
+    Own(Trim(r.out));
   }
   EXPECT_EQ(ids.size(), static_cast<size_t>(kN));
   CmdResult ps = Skiff({"ps", "-q", "--filter", "status=running"});
@@ -661,7 +655,7 @@ TEST_F(EngineTest, ConcurrentSameNameOnlyOneWins) {
   for (const auto& r : results) {
     if (r.code == 0) {
       won++;
-      all_ids_.push_back(Trim(r.out));
+      Own(Trim(r.out));
     } else {
       EXPECT_NE(r.err.find("Conflict"), std::string::npos) << r.err;
     }

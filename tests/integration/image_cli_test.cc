@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "bundle.h"
 
@@ -57,6 +58,17 @@ TEST_F(ImageCliTest, ImportListInspectRemove) {
   CmdResult table = Skiff({"images"});
   EXPECT_NE(table.out.find("REPOSITORY"), std::string::npos);
   EXPECT_NE(table.out.find(id.substr(7, 12)), std::string::npos) << table.out;
+  // Docker's layout (tabwriter: each column its widest cell + 3) and CREATED words; the
+  // import's config says it was created just now.
+  auto rows = Lines(table.out);
+  ASSERT_EQ(rows.size(), 2u) << table.out;
+  EXPECT_TRUE(std::regex_match(rows[0],
+                               std::regex("REPOSITORY   TAG       IMAGE ID       CREATED +SIZE")))
+      << rows[0];
+  EXPECT_TRUE(std::regex_match(
+      rows[1], std::regex("bb           1         " + id.substr(7, 12) +
+                          "   (Less than a second|[0-9]+ seconds?) ago +\\S+")))
+      << rows[1];
 
   CmdResult insp = Skiff({"image", "inspect", "bb:1"});
   ASSERT_EQ(insp.code, 0) << insp.err;

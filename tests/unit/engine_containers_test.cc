@@ -87,6 +87,12 @@ TEST(EngineContainers, StatusTextAsDockerPs) {
   EXPECT_EQ(StatusText(ex, t0 + 300 + 5), "Exited (137) 5 seconds ago");
   ex.finished_at = kZeroTime;  // a failed start of a created container
   EXPECT_EQ(StatusText(ex, t0), "Created");
+  // While the monitor waits out the restart delay: the last exit code, since it exited.
+  ContainerRecord rs = Rec(ContainerStatus::kRestarting);
+  rs.exit_code = 1;
+  EXPECT_EQ(StatusText(rs, t0 + 300 + 2), "Restarting (1) 2 seconds ago");
+  EXPECT_TRUE(MatchesFilters(rs, {*ParsePsFilter("status=restarting")}));
+  EXPECT_FALSE(MatchesFilters(rs, {*ParsePsFilter("status=running")}));
 }
 
 TEST(EngineContainers, HumanDuration) {
@@ -98,6 +104,23 @@ TEST(EngineContainers, HumanDuration) {
   EXPECT_EQ(HumanDuration(3600), "About an hour");
   EXPECT_EQ(HumanDuration(5 * 3600), "5 hours");
   EXPECT_EQ(HumanDuration(3 * 86400), "3 days");
+  // go-units' boundaries: hours are rounded (1 h 29 min is "About an hour", 1 h 30 min "2 hours").
+  EXPECT_EQ(HumanDuration(-5), "Less than a second");
+  EXPECT_EQ(HumanDuration(2), "2 seconds");
+  EXPECT_EQ(HumanDuration(119), "About a minute");
+  EXPECT_EQ(HumanDuration(120), "2 minutes");
+  EXPECT_EQ(HumanDuration(59 * 60 + 59), "59 minutes");
+  EXPECT_EQ(HumanDuration(3600 + 1799), "About an hour");
+  EXPECT_EQ(HumanDuration(3600 + 1800), "2 hours");
+  EXPECT_EQ(HumanDuration(47 * 3600), "47 hours");
+  EXPECT_EQ(HumanDuration(48 * 3600), "2 days");
+  EXPECT_EQ(HumanDuration(13 * 86400), "13 days");
+  EXPECT_EQ(HumanDuration(14 * 86400), "2 weeks");
+  EXPECT_EQ(HumanDuration(59 * 86400), "8 weeks");
+  EXPECT_EQ(HumanDuration(60 * 86400), "2 months");
+  EXPECT_EQ(HumanDuration(729 * 86400), "24 months");
+  EXPECT_EQ(HumanDuration(730 * 86400), "2 years");
+  EXPECT_EQ(HumanDuration(3 * 365 * 86400 + 86400), "3 years");
 }
 
 TEST(EngineContainers, PsFilters) {

@@ -102,6 +102,18 @@ TEST(EngineRecordJson, RoundTrip) {
   EXPECT_FALSE(ParseRecord("{\"Id\":\"x\"}").ok());
 }
 
+TEST(EngineRecordJson, RestartingRoundTrips) {
+  ContainerRecord r;
+  r.id = std::string(64, 'b');
+  r.name = "web";
+  r.status = ContainerStatus::kRestarting;
+  std::string json = RecordJson(r);
+  EXPECT_NE(json.find("\"Status\": \"restarting\""), std::string::npos) << json;
+  auto back = ParseRecord(json);
+  ASSERT_TRUE(back.ok()) << back.error().Message();
+  EXPECT_EQ(back->status, ContainerStatus::kRestarting);
+}
+
 TEST(EngineRecordConfig, FromRequestAndSpec) {
   oci::ImageConfig image;
   image.config.user = "app";

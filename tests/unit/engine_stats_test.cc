@@ -108,5 +108,18 @@ TEST(Table, TabwriterWidths) {
             "aaaaaaaaaaaa   b               last cell\n");
 }
 
+// "…" is three bytes and one column: the columns after it line up (they did not).
+TEST(Table, WidthsCountCodePoints) {
+  EXPECT_EQ(DisplayWidth("sh -c 'slee…"), 12u);
+  EXPECT_EQ(DisplayWidth("naïve"), 5u);
+  EXPECT_EQ(DisplayWidth(""), 0u);
+  EXPECT_EQ(TabTable({{"COMMAND", "STATUS", "NAMES"},
+                      {"\"sh -c 'slee…\"", "Up 1 second", "web"},
+                      {"\"true\"", "Created", "x"}}),
+            "COMMAND          STATUS        NAMES\n"
+            "\"sh -c 'slee…\"   Up 1 second   web\n"
+            "\"true\"           Created       x\n");
+}
+
 }  // namespace
 }  // namespace skiff::engine

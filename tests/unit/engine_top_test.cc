@@ -68,6 +68,76 @@ TEST(Top, Cells) {
   EXPECT_EQ(TopCells(p, c, "root")[8], "[sh] <defunct>");
 }
 
+std::vector<std::string> Keys(const std::vector<TopField>& f) {
+  std::vector<std::string> out;
+  for (const auto& x : f) out.push_back(x.key + "=" + x.header);
+  return out;
+}
+
+TEST(Top, PsOptions) {
+  using V = std::vector<std::string>;
+  V full = {"user=UID", "pid=PID",     "cpid=CPID", "ppid=PPID", "c=C",
+            "stime=STIME", "tty=TTY", "time=TIME", "cmd=CMD"};
+  EXPECT_EQ(Keys(*ParsePsOptions({})), full);
+  EXPECT_EQ(Keys(*ParsePsOptions({"-ef"})), full);
+  EXPECT_EQ(Keys(*ParsePsOptions({"-e", "-f"})), full);
+  EXPECT_EQ(Keys(*ParsePsOptions({"aux"})),
+            (V{"user=USER", "pid=PID", "pcpu=%CPU", "pmem=%MEM", "vsz=VSZ", "rss=RSS", "tty=TTY",
+               "stat=STAT", "stime=START", "bsdtime=TIME", "args=COMMAND"}));
+  // -o: ps's names and aliases, FIELD=HEADER, in a word of its own or glued (-eo).
+  EXPECT_EQ(Keys(*ParsePsOptions({"-o", "pid,comm,args,user"})),
+            (V{"pid=PID", "comm=COMMAND", "args=COMMAND", "user=USER"}));
+  EXPECT_EQ(Keys(*ParsePsOptions({"-eo", "pid=P,%cpu", "-o", "command"})),
+            (V{"pid=P", "pcpu=%CPU", "args=COMMAND"}));
+  EXPECT_EQ(Keys(*ParsePsOptions({"axo", "rss,etime"})), (V{"rss=RSS", "etime=ELAPSED"}));
+  auto bad_field = ParsePsOptions({"-o", "pid,wchan"});
+  ASSERT_FALSE(bad_field.ok());
+  EXPECT_NE(bad_field.error().Message().find("unsupported ps field \"wchan\""),
+            std::string::npos)
+      << bad_field.error().Message();
+  auto bad_opt = ParsePsOptions({"-L"});
+  ASSERT_FALSE(bad_opt.ok());
+  EXPECT_NE(bad_opt.error().Message().find("unsupported ps option \"-L\""), std::string::npos)
+      << bad_opt.error().Message();
+  EXPECT_FALSE(ParsePsOptions({"--sort=pid"}).ok());
+  EXPECT_FALSE(ParsePsOptions({"-o"}).ok());
+}
+
+TEST(Top, RowOfFields) {
+  ProcInfo p;
+  p.pid = 5000;
+  p.cpid = 1;
+  p.ppid = 4999;
+  p.pgid = 5000;
+  p.sid = 5000;
+  p.tpgid = -1;
+  p.uid = 33;
+  p.gid = 33;
+  p.nice = 5;
+  p.threads = 3;
+  p.state = 'S';
+  p.cpu_ticks = 100 * 125;  // 2:05 of CPU
+  p.start_ticks = 100 * 1000;
+  p.vsize = 8192 * 1024;
+  p.rss_pages = 256;
+  p.comm = "httpd";
+  p.cmdline = {"httpd", "-f"};
+  TopClock c;
+  c.hz = 100;
+  c.uptime_s = 1000 + 500;  // 125 s of CPU in 500 s: 25%
+  c.now = ::time(nullptr);
+  c.boot_time = c.now - static_cast<time_t>(c.uptime_s);
+  c.mem_total_kb = 102400;
+  c.page_kb = 4;
+  TopNames n{"www-data:x:33:33::/var/www:/bin/false\n", "www-data:x:33:\n"};
+  auto fields = *ParsePsOptions({"-o", "pid,ppid,user,group,uid,comm,args,pcpu,pmem,vsz,rss,stat,"
+                                       "s,time,bsdtime,etime,nlwp,ni,cpid"});
+  EXPECT_EQ(TopRow(fields, p, c, n),
+            (std::vector<std::string>{"5000", "4999", "www-data", "www-data", "33", "httpd",
+                                      "httpd -f", "25.0", "1.0", "8192", "1024", "SNsl", "S",
+                                      "00:02:05", "2:05", "08:20", "3", "5", "1"}));
+}
+
 TEST(Top, UserName) {
   std::string pw = "root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33::/var/www:/bin/false\n";
   EXPECT_EQ(UserName(0, pw), "root");
