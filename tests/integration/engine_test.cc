@@ -664,5 +664,24 @@ TEST_F(EngineTest, ConcurrentSameNameOnlyOneWins) {
   EXPECT_EQ(Lines(Skiff({"ps", "-aq"}).out).size(), 1u);
 }
 
+// run's and create's flags are added only when that command is parsed (container_cmds.cc):
+// each of the four spellings must still show and take them.
+TEST_F(EngineTest, RunAndCreateFlagsUnderEverySpelling) {
+  for (std::vector<std::string> cmd : std::vector<std::vector<std::string>>{
+           {"run"}, {"create"}, {"container", "run"}, {"container", "create"}}) {
+    std::vector<std::string> help = cmd;
+    help.push_back("--help");
+    CmdResult h = Skiff(help);
+    EXPECT_EQ(h.code, 0) << h.err;
+    EXPECT_NE(h.out.find("--pids-limit"), std::string::npos) << h.out;
+    EXPECT_NE(h.out.find("--memory-swap"), std::string::npos) << h.out;
+    std::vector<std::string> bad = cmd;
+    for (const char* a : {"--pids-limit", "notanumber", "bb", "true"}) bad.push_back(a);
+    CmdResult b = Skiff(bad);
+    EXPECT_EQ(b.code, 125) << b.out;
+    EXPECT_NE(b.err.find("pids-limit"), std::string::npos) << b.err;
+  }
+}
+
 }  // namespace
 }  // namespace skiff::itest
