@@ -344,8 +344,9 @@ TEST_F(EngineTest, CreateInspectStartWaitLogs) {
   CmdResult att = Skiff({"start", "-a", "insp"});
   EXPECT_EQ(att.code, 0) << att.err;
   EXPECT_EQ(att.out, "hi\nbox\n");
-  // An image falls back to image inspect.
-  json img = json::parse(Skiff({"inspect", "bb"}).out);
+  // An image falls back to image inspect. Not as "bb": that is also a prefix of one
+  // container ID in 256, which a container lookup rightly matches first (as Docker does).
+  json img = json::parse(Skiff({"inspect", "bb:latest"}).out);
   EXPECT_EQ(img[0]["Id"].get<std::string>().rfind("sha256:", 0), 0u);
 }
 
