@@ -67,6 +67,16 @@ std::vector<CopyMount> BindMounts(const Engine& e, const ContainerRecord& r) {
   return out;
 }
 
+// r as its record reads once its monitor has gone (it records the exit and cleans up before
+// it leaves), or after max_ms with the monitor still there.
+Result<ContainerRecord> AwaitMonitorExit(Engine& e, ContainerRecord r, int max_ms) {
+  for (int waited_ms = 0; MonitorAlive(r) && waited_ms < max_ms; waited_ms += 20) {
+    SleepMs(20);
+    r = TRY(e.records.Lookup(r.id));
+  }
+  return r;
+}
+
 Result<std::unique_ptr<cgroup::Manager>> CgroupOf(Engine& e, const ContainerRecord& r) {
   runtime::ContainerState s = TRY(runtime::LoadState(e.run_root, r.id));
   cgroup::Hierarchies h = TRY(cgroup::Detect());
@@ -192,13 +202,12 @@ Result<int> WaitContainerFor(Engine& e, const std::string& ref, WaitCondition c)
   for (;;) {
     auto cur = Refresh(e, r.id);
     if (!cur.ok()) {
-      if (cur.error().Message().rfind("No such container", 0) == 0) return code;
+      if (IsNoSuchContainer(cur.error())) return code;
       return std::move(cur).error();
     }
     code = cur->exit_code;
     if (c == WaitCondition::kNextExit && cur->finished_at != since && !Active(*cur)) return code;
-    struct timespec ts = {0, 20 * 1000000L};
-    ::nanosleep(&ts, nullptr);
+    SleepMs(20);
   }
 }
 
@@ -277,10 +286,7 @@ Status RestartContainer(Engine& e, const std::string& ref, std::optional<int> ti
   if (Active(r)) TRY(StopContainer(e, r.id, timeout));
   // The stopped container's monitor records the exit and cleans up before it leaves; a
   // start before that would find it "restarting".
-  for (int waited_ms = 0; MonitorAlive(r) && waited_ms < 10000; waited_ms += 20) {
-    ::usleep(20000);
-    r = TRY(e.records.Lookup(r.id));
-  }
+  r = TRY(AwaitMonitorExit(e, std::move(r), 10000));
   return StartContainer(e, r.id);
 }
 
@@ -343,12 +349,9 @@ Result<PruneReport> PruneContainers(Engine& e) {
   for (ContainerRecord r : TRY(ListContainers(e))) {
     if (Active(r) || r.status == ContainerStatus::kRestarting) continue;
     // Just stopped: its monitor may still be cleaning up (unmount, record); a moment.
-    for (int waited_ms = 0; MonitorAlive(r) && waited_ms < 3000; waited_ms += 20) {
-      ::usleep(20000);
-      auto cur = e.records.Lookup(r.id);
-      if (!cur.ok()) break;
-      r = std::move(cur.value());
-    }
+    auto settled = AwaitMonitorExit(e, std::move(r), 3000);
+    if (!settled.ok()) continue;  // removed meanwhile
+    r = std::move(settled.value());
     if (Active(r) || MonitorAlive(r)) continue;
     uint64_t bytes = DirBytes(BundleDir(e, r.id) + "/upper");
     Status st = RemoveContainer(e, r.id, false, false);
@@ -370,6 +373,15 @@ Result<ImagesInUse> ContainersImages(Engine& e) {
   return use;
 }
 
+namespace {
+
+// An image that prune keeps: a container's, or mounted by `image mount`.
+bool ImageKept(const ImagesInUse& use, const image::ImageMounts& mounts, const std::string& id) {
+  return use.image_ids.count(id) || mounts.IsMounted(id);
+}
+
+}  // namespace
+
 Result<uint64_t> CollectUnusedImageData(Engine& e, const ImagesInUse& use) {
   image::Store store = TRY(image::Store::Open(e.root + "/oci"));
   image::LayerStore layers = TRY(image::LayerStore::Open(e.root + "/layers"));
@@ -377,8 +389,7 @@ Result<uint64_t> CollectUnusedImageData(Engine& e, const ImagesInUse& use) {
   uint64_t before = DirBytes(store.dir()) + DirBytes(layers.dir());
   std::vector<std::string> keep_manifests;
   for (const auto& d : TRY(image::DanglingImages(store)))
-    if (use.image_ids.count(d.config_digest) || mounts.IsMounted(d.config_digest))
-      keep_manifests.push_back(d.manifest_digest);
+    if (ImageKept(use, mounts, d.config_digest)) keep_manifests.push_back(d.manifest_digest);
   TRY(image::CollectGarbage(store, keep_manifests));
   TRY(image::PruneLayers(store, layers, use.layers));
   uint64_t after = DirBytes(store.dir()) + DirBytes(layers.dir());
@@ -390,14 +401,11 @@ Result<ImagePruneReport> PruneImages(Engine& e, bool all) {
   image::Store store = TRY(image::Store::Open(e.root + "/oci"));
   image::ImageMounts mounts(e.root + "/mounts");
   ImagesInUse use = TRY(ContainersImages(e));
-  auto kept = [&](const std::string& id) {
-    return use.image_ids.count(id) || mounts.IsMounted(id);
-  };
   for (const auto& d : TRY(image::DanglingImages(store)))
-    if (!kept(d.config_digest)) rep.lines.push_back("deleted: " + d.config_digest);
+    if (!ImageKept(use, mounts, d.config_digest)) rep.lines.push_back("deleted: " + d.config_digest);
   if (all) {
     for (const auto& img : TRY(image::ListImages(store))) {
-      if (kept(img.config_digest)) continue;
+      if (ImageKept(use, mounts, img.config_digest)) continue;
       for (const auto& ref : img.refs) {
         TRY(store.RemoveRef(ref));
         auto parsed = image::ParseReference(ref);

@@ -34,12 +34,6 @@ std::string SelfExe() {
   return std::string(buf, static_cast<size_t>(n));
 }
 
-void SleepMs(int ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (::nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-  }
-}
-
 bool IsNoSuchImage(const Error& e) { return e.Message().rfind("no such image", 0) == 0; }
 
 Result<image::Image> ResolveImage(Engine& e, const image::Store& store, const RunOptions& o) {
@@ -383,7 +377,7 @@ Status RemoveRecord(Engine& e, const ContainerRecord& r, bool force, bool volume
     for (const auto& v : r.config.anonymous_volumes) (void)RemoveAll(VolumesDir(e) + "/" + v);
   }
   Status st = e.records.Remove(r.id);
-  if (!st.ok() && st.error().Message().rfind("No such container", 0) == 0) return Ok();
+  if (!st.ok() && IsNoSuchContainer(st.error())) return Ok();
   return st;
 }
 

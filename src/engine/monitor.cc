@@ -310,13 +310,13 @@ bool ShouldRestart(const ContainerRecord& r) {
   return false;
 }
 
+}  // namespace
+
 void SleepMs(int64_t ms) {
   struct timespec ts = {static_cast<time_t>(ms / 1000), static_cast<long>(ms % 1000) * 1000000};
   while (::nanosleep(&ts, &ts) < 0 && errno == EINTR) {
   }
 }
-
-}  // namespace
 
 bool MonitorAlive(const ContainerRecord& r) {
   if (r.monitor_pid <= 0 || !runtime::ProcessAlive(r.monitor_pid, r.monitor_start)) return false;

@@ -32,4 +32,8 @@ Status SpawnMonitor(Engine& e, const std::string& id);
 // Whether the record's monitor still runs (pid and start time match).
 bool MonitorAlive(const ContainerRecord& r);
 
+// Sleeps ms milliseconds, resumed across signals: the engine's polling loops (wait, stop,
+// rm, prune, restart) and the monitor's restart delay.
+void SleepMs(int64_t ms);
+
 }  // namespace skiff::engine

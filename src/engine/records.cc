@@ -209,6 +209,8 @@ Status RemoveTreeParallel(const std::string& path) {
 
 const char* StatusName(ContainerStatus s) { return NameOf(kStatusNames, s); }
 
+bool IsNoSuchContainer(const Error& e) { return e.Message().rfind("No such container", 0) == 0; }
+
 RecordConfig MakeRecordConfig(const oci::ImageConfig& image, const RunOptions& opts,
                               const oci::Spec& spec) {
   RecordConfig c;

@@ -99,6 +99,9 @@ Result<std::string> GenerateName();
 // error.
 Status RemoveTreeParallel(const std::string& path);
 
+// Whether e is Lookup's (or Load's) "No such container: REF".
+bool IsNoSuchContainer(const Error& e);
+
 class RecordStore {
  public:
   // <root>/containers, created when missing.
