@@ -219,11 +219,7 @@ Result<std::vector<std::string>> RemoveImage(
 }
 
 static Result<UniqueFd> LockStore(const Store& store, int op) {
-  std::string path = store.dir() + "/gc.lock";
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!fd) return Errno("open %s", path.c_str());
-  if (::flock(fd.get(), op) < 0) return Errno("lock %s", path.c_str());
-  return fd;
+  return LockStoreDir(store.dir(), op);
 }
 
 Result<StoreLock> StoreLock::Shared(const Store& store) {
@@ -241,7 +237,9 @@ Status SweepTemps(const Store& store) {
     return std::move(lock).error();
   }
   for (const auto& [dir, prefix] :
-       {std::pair<std::string, std::string>{"/blobs/sha256", ".tmp-"}, {"", "index.json.tmp."}}) {
+       {std::pair<std::string, std::string>{"/blobs/sha256", ".tmp-"},
+        {"", "index.json.tmp."},
+        {"", "oci-layout.tmp."}}) {
     std::string d = store.dir() + dir;
     DIR* dp = ::opendir(d.c_str());
     if (!dp) return Errno("open %s", d.c_str());

@@ -1,6 +1,7 @@
 #include "image/store.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -82,12 +83,25 @@ Result<std::string> BlobWriter::Commit(const std::string& expected) {
   return got;
 }
 
+Result<UniqueFd> LockStoreDir(const std::string& dir, int op) {
+  std::string path = dir + "/gc.lock";
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) return Errno("open %s", path.c_str());
+  if (::flock(fd.get(), op) < 0) return Errno("lock %s", path.c_str());
+  return fd;
+}
+
 Result<Store> Store::Open(const std::string& dir) {
   TRY(MkdirAll(dir + "/blobs/sha256", 0755));
-  if (!PathExists(dir + "/oci-layout"))
-    TRY(WriteFileAtomic(dir + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})", 0644));
-  if (!PathExists(dir + "/index.json"))
-    TRY(SaveIndex(dir, json{{"schemaVersion", 2}, {"manifests", json::array()}}));
+  bool layout = PathExists(dir + "/oci-layout"), index = PathExists(dir + "/index.json");
+  if (!layout || !index) {
+    // As a writer: a SweepTemps of a store whose first Open was killed midway removes the
+    // temp files left, and must not remove those of an Open running now.
+    UniqueFd lock = TRY(LockStoreDir(dir, LOCK_SH));
+    if (!layout)
+      TRY(WriteFileAtomic(dir + "/oci-layout", R"({"imageLayoutVersion":"1.0.0"})", 0644));
+    if (!index) TRY(SaveIndex(dir, json{{"schemaVersion", 2}, {"manifests", json::array()}}));
+  }
   return Store(dir);
 }
 

@@ -57,6 +57,10 @@ class BlobWriter {
   bool done_ = false;
 };
 
+// flock(op) on the store's gc.lock: writers hold it shared, garbage collection and
+// SweepTemps exclusive (images.h).
+Result<UniqueFd> LockStoreDir(const std::string& dir, int op);
+
 class Store {
  public:
   // Opens (creating when needed) the layout at dir: oci-layout, index.json, blobs/sha256.

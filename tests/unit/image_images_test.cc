@@ -128,6 +128,21 @@ TEST_F(ImagesTest, GarbageCollectionKeepsWhatRefsReach) {
   EXPECT_TRUE(FindImage(*store_, "keep:1").ok());
 }
 
+// A pull killed while it made the store (its first Open) or wrote a blob or index.json
+// leaves temp files: the next SweepTemps removes them all, and the store still opens.
+TEST_F(ImagesTest, SweepTempsRemovesEveryKindOfTempFile) {
+  std::string d = dir_ + "/oci";
+  for (const char* f : {"/oci-layout.tmp.a1b2c3", "/index.json.tmp.d4e5f6", "/blobs/sha256/.tmp-1"})
+    ASSERT_TRUE(WriteFileAtomic(d + f, "half").ok()) << f;
+  ASSERT_TRUE(SweepTemps(*store_).ok());
+  EXPECT_FALSE(PathExists(d + "/oci-layout.tmp.a1b2c3"));
+  EXPECT_FALSE(PathExists(d + "/index.json.tmp.d4e5f6"));
+  EXPECT_FALSE(PathExists(d + "/blobs/sha256/.tmp-1"));
+  EXPECT_TRUE(PathExists(d + "/oci-layout"));
+  EXPECT_TRUE(PathExists(d + "/index.json"));
+  EXPECT_TRUE(Store::Open(d).ok());
+}
+
 TEST_F(ImagesTest, BadChangesAndReferencesAreRefused) {
   auto bad = ImportDir(*store_, tree_, "x:1", {.changes = {"RUN rm -rf /"}});
   ASSERT_FALSE(bad.ok());
