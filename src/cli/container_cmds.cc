@@ -592,20 +592,24 @@ void AddInspectCommand(CLI::App* cmd, Globals& g, Action& action) {
 }
 
 void AddAll(CLI::App& parent, Globals& g, Action& action, bool in_group) {
-  AddRunCommand(parent.add_subcommand("run", "create and start a container"), g, action, true);
-  AddRunCommand(parent.add_subcommand("create", "create a container"), g, action, false);
-  AddStartCommand(parent.add_subcommand("start", "start stopped containers"), g, action);
-  AddStopCommand(parent.add_subcommand("stop", "stop running containers"), g, action);
-  AddKillCommand(parent.add_subcommand("kill", "kill running containers"), g, action);
-  AddRmCommand(parent.add_subcommand("rm", "remove containers"), g, action);
-  AddWaitCommand(parent.add_subcommand("wait", "wait for containers to stop; print exit codes"),
-                 g, action);
-  AddLogsCommand(parent.add_subcommand("logs", "fetch the logs of a container"), g, action);
-  AddInspectCommand(parent.add_subcommand("inspect", "low-level information on objects"), g,
-                    action);
-  AddPsCommand(parent.add_subcommand("ps", "list containers"), g, action);
+  if (CLI::App* c = Sub(parent, g, "run", "create and start a container"))
+    AddRunCommand(c, g, action, true);
+  if (CLI::App* c = Sub(parent, g, "create", "create a container"))
+    AddRunCommand(c, g, action, false);
+  if (CLI::App* c = Sub(parent, g, "start", "start stopped containers"))
+    AddStartCommand(c, g, action);
+  if (CLI::App* c = Sub(parent, g, "stop", "stop running containers")) AddStopCommand(c, g, action);
+  if (CLI::App* c = Sub(parent, g, "kill", "kill running containers")) AddKillCommand(c, g, action);
+  if (CLI::App* c = Sub(parent, g, "rm", "remove containers")) AddRmCommand(c, g, action);
+  if (CLI::App* c = Sub(parent, g, "wait", "wait for containers to stop; print exit codes"))
+    AddWaitCommand(c, g, action);
+  if (CLI::App* c = Sub(parent, g, "logs", "fetch the logs of a container"))
+    AddLogsCommand(c, g, action);
+  if (CLI::App* c = Sub(parent, g, "inspect", "low-level information on objects"))
+    AddInspectCommand(c, g, action);
+  if (CLI::App* c = Sub(parent, g, "ps", "list containers")) AddPsCommand(c, g, action);
   if (in_group) {
-    AddPsCommand(parent.add_subcommand("ls", "list containers"), g, action);
+    if (CLI::App* c = Sub(parent, g, "ls", "list containers")) AddPsCommand(c, g, action);
   }
 }
 
@@ -629,21 +633,13 @@ void AddMonitorCommand(CLI::App* cmd, Globals& g, Action& action) {
 
 }  // namespace
 
-CLI::App* ContainerGroup(CLI::App& app) {
-  try {
-    return app.get_subcommand("container");
-  } catch (const CLI::OptionNotFound&) {
-    CLI::App* group = app.add_subcommand("container", "manage containers");
-    group->require_subcommand(1);
-    return group;
-  }
-}
-
 void AddContainerCommands(CLI::App& app, Globals& g, Action& action) {
   AddAll(app, g, action, false);
-  CLI::App* group = ContainerGroup(app);
+  CLI::App* group = Group(app, g, "container", "manage containers");
+  if (!group) return;
   AddAll(*group, g, action, true);
-  AddMonitorCommand(group->add_subcommand("__monitor", "the monitor after an exit"), g, action);
+  if (CLI::App* c = Sub(*group, g, "__monitor", "the monitor after an exit"))
+    AddMonitorCommand(c, g, action);
 }
 
 }  // namespace skiff::cli

@@ -331,48 +331,43 @@ void AddSystemPruneCommand(CLI::App* cmd, Globals& g, Action& action) {
 }
 
 // This CLI11 has no get_subcommand_no_throw.
-CLI::App* Find(CLI::App& app, const std::string& name) {
-  for (CLI::App* c : app.get_subcommands([](CLI::App*) { return true; }))
-    if (c->get_name() == name) return c;
-  return nullptr;
-}
-
-CLI::App* Group(CLI::App& app, const char* name, const char* help) {
-  if (CLI::App* c = Find(app, name)) return c;
-  CLI::App* c = app.add_subcommand(name, help);
-  c->require_subcommand(1);
-  return c;
-}
-
 void AddOps(CLI::App& parent, Globals& g, Action& action) {
-  AddExecCommand(parent.add_subcommand("exec", "run a command in a running container"), g, action);
-  AddTopCommand(parent.add_subcommand("top", "the processes of a container"), g, action);
-  AddStatsCommand(parent.add_subcommand("stats", "live resource usage of containers"), g, action);
-  AddEachCommand(parent.add_subcommand("pause", "pause every process of containers"), g, action,
-                 "pause", engine::PauseContainer);
-  AddEachCommand(parent.add_subcommand("unpause", "unpause paused containers"), g, action,
-                 "unpause", engine::UnpauseContainer);
-  AddPortCommand(parent.add_subcommand("port", "a container's published ports"), g, action);
-  AddRenameCommand(parent.add_subcommand("rename", "rename a container"), g, action);
-  AddRestartCommand(parent.add_subcommand("restart", "restart containers"), g, action);
-  AddCpCommand(parent.add_subcommand("cp", "copy files between a container and the host"), g,
-               action);
+  if (CLI::App* c = Sub(parent, g, "exec", "run a command in a running container"))
+    AddExecCommand(c, g, action);
+  if (CLI::App* c = Sub(parent, g, "top", "the processes of a container"))
+    AddTopCommand(c, g, action);
+  if (CLI::App* c = Sub(parent, g, "stats", "live resource usage of containers"))
+    AddStatsCommand(c, g, action);
+  if (CLI::App* c = Sub(parent, g, "pause", "pause every process of containers"))
+    AddEachCommand(c, g, action, "pause", engine::PauseContainer);
+  if (CLI::App* c = Sub(parent, g, "unpause", "unpause paused containers"))
+    AddEachCommand(c, g, action, "unpause", engine::UnpauseContainer);
+  if (CLI::App* c = Sub(parent, g, "port", "a container's published ports"))
+    AddPortCommand(c, g, action);
+  if (CLI::App* c = Sub(parent, g, "rename", "rename a container")) AddRenameCommand(c, g, action);
+  if (CLI::App* c = Sub(parent, g, "restart", "restart containers"))
+    AddRestartCommand(c, g, action);
+  if (CLI::App* c = Sub(parent, g, "cp", "copy files between a container and the host"))
+    AddCpCommand(c, g, action);
 }
 
 }  // namespace
 
 void AddContainerOpsCommands(CLI::App& app, Globals& g, Action& action) {
   AddOps(app, g, action);
-  CLI::App* container = Group(app, "container", "manage containers");
-  AddOps(*container, g, action);
-  AddContainerPruneCommand(container->add_subcommand("prune", "remove all stopped containers"), g,
-                           action);
   AddExplainFlag(Find(app, "run"));
-  AddExplainFlag(Find(*container, "run"));
-  CLI::App* system = Group(app, "system", "manage skiff");
-  AddSystemDfCommand(system->add_subcommand("df", "disk usage of images, containers, volumes"), g,
-                     action);
-  AddSystemPruneCommand(system->add_subcommand("prune", "remove unused data"), g, action);
+  if (CLI::App* container = Group(app, g, "container", "manage containers")) {
+    AddOps(*container, g, action);
+    if (CLI::App* c = Sub(*container, g, "prune", "remove all stopped containers"))
+      AddContainerPruneCommand(c, g, action);
+    AddExplainFlag(Find(*container, "run"));
+  }
+  if (CLI::App* system = Group(app, g, "system", "manage skiff")) {
+    if (CLI::App* c = Sub(*system, g, "df", "disk usage of images, containers, volumes"))
+      AddSystemDfCommand(c, g, action);
+    if (CLI::App* c = Sub(*system, g, "prune", "remove unused data"))
+      AddSystemPruneCommand(c, g, action);
+  }
 }
 
 }  // namespace skiff::cli

@@ -385,36 +385,38 @@ void AddLoginCommands(CLI::App& app, Globals& g, Action& action) {
     RegistryFlags reg;
   };
   auto a = std::make_shared<Args>();
-  CLI::App* login = app.add_subcommand("login", "store credentials for a registry");
-  login->add_option("server", a->registry, "the registry host[:port]")->required();
-  login->add_option("-u,--username", a->cred.username, "user name")->required();
-  login->add_option("-p,--password", a->cred.password, "password (prefer --password-stdin)");
-  login->add_flag("--password-stdin", a->password_stdin, "read the password from stdin");
-  AddRegistryFlags(login, &a->reg);
-  login->callback([&g, &action, a] {
-    action = [&g, a]() -> Result<int> {
-      std::string what = "login " + a->registry;
-      if (a->password_stdin) {
-        std::getline(std::cin, a->cred.password);
-      }
-      if (a->cred.password.empty()) return Fail(what, MakeError(0, "no password given"));
-      Status st =
-          image::Login(a->registry, a->cred, g.root + "/auth.json", MakeRegistryOptions(g, a->reg));
-      if (!st) return Fail(what, st.error());
-      std::printf("Login Succeeded\n");
-      return 0;
-    };
-  });
-  CLI::App* logout = app.add_subcommand("logout", "forget the credentials of a registry");
-  logout->add_option("server", a->registry, "the registry host[:port]")->required();
-  logout->callback([&g, &action, a] {
-    action = [&g, a]() -> Result<int> {
-      Status st = image::Logout(a->registry, g.root + "/auth.json");
-      if (!st) return Fail("logout " + a->registry, st.error());
-      std::printf("Removing login credentials for %s\n", a->registry.c_str());
-      return 0;
-    };
-  });
+  if (CLI::App* login = Sub(app, g, "login", "store credentials for a registry")) {
+    login->add_option("server", a->registry, "the registry host[:port]")->required();
+    login->add_option("-u,--username", a->cred.username, "user name")->required();
+    login->add_option("-p,--password", a->cred.password, "password (prefer --password-stdin)");
+    login->add_flag("--password-stdin", a->password_stdin, "read the password from stdin");
+    AddRegistryFlags(login, &a->reg);
+    login->callback([&g, &action, a] {
+      action = [&g, a]() -> Result<int> {
+        std::string what = "login " + a->registry;
+        if (a->password_stdin) {
+          std::getline(std::cin, a->cred.password);
+        }
+        if (a->cred.password.empty()) return Fail(what, MakeError(0, "no password given"));
+        Status st =
+            image::Login(a->registry, a->cred, g.root + "/auth.json", MakeRegistryOptions(g, a->reg));
+        if (!st) return Fail(what, st.error());
+        std::printf("Login Succeeded\n");
+        return 0;
+      };
+    });
+  }
+  if (CLI::App* logout = Sub(app, g, "logout", "forget the credentials of a registry")) {
+    logout->add_option("server", a->registry, "the registry host[:port]")->required();
+    logout->callback([&g, &action, a] {
+      action = [&g, a]() -> Result<int> {
+        Status st = image::Logout(a->registry, g.root + "/auth.json");
+        if (!st) return Fail("logout " + a->registry, st.error());
+        std::printf("Removing login credentials for %s\n", a->registry.c_str());
+        return 0;
+      };
+    });
+  }
 }
 
 void AddSaveLoadCommands(CLI::App& app, Globals& g, Action& action) {
@@ -424,36 +426,37 @@ void AddSaveLoadCommands(CLI::App& app, Globals& g, Action& action) {
     bool quiet = false;
   };
   auto a = std::make_shared<Args>();
-  CLI::App* save =
-      app.add_subcommand("save", "write images to a tar (OCI layout + docker-archive)");
-  save->add_option("image", a->images, "image names or IDs")->required();
-  save->add_option("-o,--output", a->file, "the archive to write")->required();
-  save->callback([&g, &action, a] {
-    action = [&g, a]() -> Result<int> {
-      auto store = OpenStore(g);
-      if (!store.ok()) return Fail("save", store.error());
-      Status st = image::SaveArchive(*store, a->images, a->file);
-      if (!st) return Fail("save " + a->file, st.error());
-      return 0;
-    };
-  });
-  CLI::App* load = app.add_subcommand("load", "read images from a tar written by save");
-  load->add_option("-i,--input", a->file, "the archive to read")->required();
-  load->add_flag("-q,--quiet", a->quiet, "print nothing");
-  load->callback([&g, &action, a] {
-    action = [&g, a]() -> Result<int> {
-      auto store = OpenStore(g);
-      if (!store.ok()) return Fail("load", store.error());
-      auto names = image::LoadArchive(*store, a->file);
-      if (!names.ok()) return Fail("load " + a->file, names.error());
-      for (const auto& n : *names) {
-        auto r = image::ParseReference(n);
-        if (!a->quiet)
-          std::printf("Loaded image: %s\n", r.ok() ? r->Familiar().c_str() : n.c_str());
-      }
-      return 0;
-    };
-  });
+  if (CLI::App* save = Sub(app, g, "save", "write images to a tar (OCI layout + docker-archive)")) {
+    save->add_option("image", a->images, "image names or IDs")->required();
+    save->add_option("-o,--output", a->file, "the archive to write")->required();
+    save->callback([&g, &action, a] {
+      action = [&g, a]() -> Result<int> {
+        auto store = OpenStore(g);
+        if (!store.ok()) return Fail("save", store.error());
+        Status st = image::SaveArchive(*store, a->images, a->file);
+        if (!st) return Fail("save " + a->file, st.error());
+        return 0;
+      };
+    });
+  }
+  if (CLI::App* load = Sub(app, g, "load", "read images from a tar written by save")) {
+    load->add_option("-i,--input", a->file, "the archive to read")->required();
+    load->add_flag("-q,--quiet", a->quiet, "print nothing");
+    load->callback([&g, &action, a] {
+      action = [&g, a]() -> Result<int> {
+        auto store = OpenStore(g);
+        if (!store.ok()) return Fail("load", store.error());
+        auto names = image::LoadArchive(*store, a->file);
+        if (!names.ok()) return Fail("load " + a->file, names.error());
+        for (const auto& n : *names) {
+          auto r = image::ParseReference(n);
+          if (!a->quiet)
+            std::printf("Loaded image: %s\n", r.ok() ? r->Familiar().c_str() : n.c_str());
+        }
+        return 0;
+      };
+    });
+  }
 }
 
 struct MountArgs {
@@ -541,46 +544,56 @@ Result<int> UnmountCmd(const Globals& g, const MountArgs& a) {
   return 0;
 }
 
+constexpr const char* kMountHelp =
+    "mount images' root filesystems read-only and print the paths; with no image, list the "
+    "mounted ones";
+
 void AddMountCommands(CLI::App* image, Globals& g, Action& action) {
   auto a = std::make_shared<MountArgs>();
-  CLI::App* mount = image->add_subcommand(
-      "mount",
-      "mount images' root filesystems read-only and print the paths; with no image, "
-      "list the mounted ones");
-  mount->add_option("image", a->images, "image names or IDs");
-  mount->add_flag("-a,--all", a->all, "mount every image");
-  mount->add_option("--format", a->format, "json for machine-readable output")
-      ->check(CLI::IsMember({"", "json"}));
-  mount->callback([&g, &action, a] { action = [&g, a] { return MountCmd(g, *a); }; });
-  CLI::App* unmount = image->add_subcommand("unmount", "unmount images mounted by image mount");
-  unmount->alias("umount");
-  unmount->add_option("image", a->images, "image names or IDs");
-  unmount->add_flag("-a,--all", a->all, "unmount every mounted image");
-  unmount->add_flag("-f,--force", a->force, "no error for an image that is not mounted");
-  unmount->callback([&g, &action, a] { action = [&g, a] { return UnmountCmd(g, *a); }; });
+  if (CLI::App* mount = Sub(*image, g, "mount", kMountHelp)) {
+    mount->add_option("image", a->images, "image names or IDs");
+    mount->add_flag("-a,--all", a->all, "mount every image");
+    mount->add_option("--format", a->format, "json for machine-readable output")
+        ->check(CLI::IsMember({"", "json"}));
+    mount->callback([&g, &action, a] { action = [&g, a] { return MountCmd(g, *a); }; });
+  }
+  if (CLI::App* unmount = Sub(*image, g, "unmount", "unmount images mounted by image mount", "umount")) {
+    unmount->add_option("image", a->images, "image names or IDs");
+    unmount->add_flag("-a,--all", a->all, "unmount every mounted image");
+    unmount->add_flag("-f,--force", a->force, "no error for an image that is not mounted");
+    unmount->callback([&g, &action, a] { action = [&g, a] { return UnmountCmd(g, *a); }; });
+  }
 }
 
 }  // namespace
 
 void AddImageCommands(CLI::App& app, Globals& g, Action& action) {
-  AddImagesCommand(app.add_subcommand("images", "list images"), g, action);
-  AddTagCommand(app.add_subcommand("tag", "give an image another reference"), g, action);
-  AddRmiCommand(app.add_subcommand("rmi", "remove images"), g, action);
-  AddImportCommand(app.add_subcommand("import", "make an image from a directory"), g, action);
-  AddPullCommand(app.add_subcommand("pull", "fetch an image into the store"), g, action);
+  if (CLI::App* c = Sub(app, g, "images", "list images")) AddImagesCommand(c, g, action);
+  if (CLI::App* c = Sub(app, g, "tag", "give an image another reference"))
+    AddTagCommand(c, g, action);
+  if (CLI::App* c = Sub(app, g, "rmi", "remove images")) AddRmiCommand(c, g, action);
+  if (CLI::App* c = Sub(app, g, "import", "make an image from a directory"))
+    AddImportCommand(c, g, action);
+  if (CLI::App* c = Sub(app, g, "pull", "fetch an image into the store"))
+    AddPullCommand(c, g, action);
   AddSaveLoadCommands(app, g, action);
-  AddPushCommand(app.add_subcommand("push", "send an image to a registry"), g, action);
+  if (CLI::App* c = Sub(app, g, "push", "send an image to a registry"))
+    AddPushCommand(c, g, action);
   AddLoginCommands(app, g, action);
-  CLI::App* image = app.add_subcommand("image", "manage images");
-  image->require_subcommand(1);
-  AddImagesCommand(image->add_subcommand("ls", "list images")->alias("list"), g, action);
-  AddInspectCommand(image->add_subcommand("inspect", "show an image's config and layers"), g,
-                    action);
-  AddRmiCommand(image->add_subcommand("rm", "remove images"), g, action);
-  AddTagCommand(image->add_subcommand("tag", "give an image another reference"), g, action);
-  AddImportCommand(image->add_subcommand("import", "make an image from a directory"), g, action);
-  AddPullCommand(image->add_subcommand("pull", "fetch an image into the store"), g, action);
-  AddPruneCommand(image->add_subcommand("prune", "remove blobs no image uses"), g, action);
+  CLI::App* image = Group(app, g, "image", "manage images");
+  if (!image) return;
+  if (CLI::App* c = Sub(*image, g, "ls", "list images", "list")) AddImagesCommand(c, g, action);
+  if (CLI::App* c = Sub(*image, g, "inspect", "show an image's config and layers"))
+    AddInspectCommand(c, g, action);
+  if (CLI::App* c = Sub(*image, g, "rm", "remove images")) AddRmiCommand(c, g, action);
+  if (CLI::App* c = Sub(*image, g, "tag", "give an image another reference"))
+    AddTagCommand(c, g, action);
+  if (CLI::App* c = Sub(*image, g, "import", "make an image from a directory"))
+    AddImportCommand(c, g, action);
+  if (CLI::App* c = Sub(*image, g, "pull", "fetch an image into the store"))
+    AddPullCommand(c, g, action);
+  if (CLI::App* c = Sub(*image, g, "prune", "remove blobs no image uses"))
+    AddPruneCommand(c, g, action);
   AddMountCommands(image, g, action);
 }
 

@@ -13,10 +13,29 @@ struct Engine;
 
 namespace skiff::cli {
 
+// The command words of the command line ("run", or "container" then "ls"), so that only
+// the invoked command's options are built: building all of them was most of a short skiff
+// command's CPU. Empty words (no command, or `skiff container --help`) build everything.
+struct CommandWords {
+  std::string first, second;
+  bool all = false;  // build every command (the fallback when the words name none)
+};
+
 struct Globals {
   std::string root;  // --root, $SKIFF_ROOT, /var/lib/skiff
   bool debug = false;
+  CommandWords words;
 };
+
+// parent's subcommand `name` (also called `alias`), made only if the command line may
+// invoke it; nullptr when it names another command.
+CLI::App* Sub(CLI::App& parent, const Globals& g, const char* name, const char* help,
+              const char* alias = nullptr);
+// A subcommand made earlier (nullptr if there is none); never throws, unlike
+// CLI::App::get_subcommand.
+CLI::App* Find(CLI::App& app, const std::string& name);
+// The group `name` (container, image, system): Find, or Sub with require_subcommand(1).
+CLI::App* Group(CLI::App& app, const Globals& g, const char* name, const char* help);
 
 // Every command sets its action here; main runs it after parsing and turns its result
 // into the exit code (Docker's: 125 when skiff itself fails).
@@ -25,8 +44,6 @@ using Action = std::function<Result<int>()>;
 void AddImageCommands(CLI::App& app, Globals& g, Action& action);
 void AddSystemCommands(CLI::App& app, Globals& g, Action& action);
 void AddContainerCommands(CLI::App& app, Globals& g, Action& action);
-// `skiff container`, made on first use: every command file may add to it (prune, ...).
-CLI::App* ContainerGroup(CLI::App& app);
 
 // exec, top, stats, pause, unpause, port, rename, restart, cp, container prune, system df
 // and prune, run --explain (container_ops_cmds.cc); after AddContainerCommands.

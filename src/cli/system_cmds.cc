@@ -7,8 +7,9 @@
 namespace skiff::cli {
 
 void AddSystemCommands(CLI::App& app, Globals& g, Action& action) {
+  CLI::App* info = Sub(app, g, "info", "what the kernel offers skiff");
+  if (!info) return;
   auto format = std::make_shared<std::string>();
-  CLI::App* info = app.add_subcommand("info", "what the kernel offers skiff");
   info->add_option("-f,--format", *format, "json for machine-readable output")
       ->check(CLI::IsMember({"", "json"}));
   info->callback([&g, &action, format] {

@@ -665,6 +665,36 @@ TEST_F(EngineTest, ConcurrentSameNameOnlyOneWins) {
   EXPECT_EQ(Lines(Skiff({"ps", "-aq"}).out).size(), 1u);
 }
 
+// skiff builds only the command its words name (skiff_main.cc): help must still list every
+// command, aliases and groups must still resolve, and a word naming no command must get
+// CLI11's own error, not a narrower tree's.
+TEST_F(EngineTest, OnlyTheInvokedCommandIsBuiltYetEverySpellingWorks) {
+  CmdResult top = Skiff({"--help"});
+  EXPECT_EQ(top.code, 0) << top.err;
+  for (const char* c : {"images", "run", "ps", "exec", "cp", "info", "login", "save", "image",
+                        "container", "system"})
+    EXPECT_NE(top.out.find(std::string("  ") + c + " "), std::string::npos) << c << top.out;
+  CmdResult group = Skiff({"container", "--help"});
+  EXPECT_EQ(group.code, 0) << group.err;
+  for (const char* c : {"run", "ls", "prune", "exec", "cp"})
+    EXPECT_NE(group.out.find(std::string("  ") + c + " "), std::string::npos) << c << group.out;
+  EXPECT_EQ(Skiff({"image", "list"}).code, 0);             // an alias in a group
+  EXPECT_EQ(Skiff({"image", "umount", "--all"}).code, 0);  // another
+  EXPECT_EQ(Skiff({"container", "ls", "-a"}).code, 0);
+  EXPECT_EQ(Skiff({"system", "df"}).code, 0);
+  CmdResult typo = Skiff({"imgaes"});
+  EXPECT_EQ(typo.code, 125);
+  EXPECT_NE(typo.err.find("skiff: 'imgaes' is not a skiff command."), std::string::npos)
+      << typo.err;
+  CmdResult sub_typo = Skiff({"image", "lst"});
+  EXPECT_EQ(sub_typo.code, 125);
+  EXPECT_NE(sub_typo.err.find("'image lst' is not a skiff command"), std::string::npos)
+      << sub_typo.err;
+  // Global options and --root's value (every call passes one) are no command words.
+  CmdResult ps = Skiff({"-D", "ps", "-q"});
+  EXPECT_EQ(ps.code, 0) << ps.err;
+}
+
 // run's and create's flags are added only when that command is parsed (container_cmds.cc):
 // each of the four spellings must still show and take them.
 TEST_F(EngineTest, RunAndCreateFlagsUnderEverySpelling) {
