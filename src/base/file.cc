@@ -73,6 +73,16 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mo
   return Ok();
 }
 
+Status WriteNewFile(const std::string& path, std::string_view data, mode_t mode) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+  if (!fd) return Errno("create %s", path.c_str());
+  ScopeGuard unlink_new([&] { ::unlink(path.c_str()); });
+  if (::fchmod(fd.get(), mode) < 0) return Errno("chmod %s", path.c_str());  // past the umask
+  TRY(WriteAll(fd.get(), data, path.c_str()));
+  unlink_new.Dismiss();
+  return Ok();
+}
+
 Status MkdirAll(const std::string& path, mode_t mode) {
   if (path.empty()) return Ok();
   if (::mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return Ok();

@@ -19,6 +19,10 @@ Status WriteFile(const std::string& path, std::string_view data);
 // Writes to a temp file beside path, fsyncs when asked, renames over path.
 Status WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644,
                        bool sync = false);
+// Creates path, which must not exist, with data and mode: for a file in a directory no
+// reader sees yet (a container being built), where WriteFileAtomic's temp file and rename
+// buy nothing. A failed write leaves no file.
+Status WriteNewFile(const std::string& path, std::string_view data, mode_t mode = 0644);
 Status MkdirAll(const std::string& path, mode_t mode = 0755);
 // Deletes a tree without following symlinks; a missing path is not an error.
 Status RemoveAll(const std::string& path);

@@ -91,7 +91,7 @@ Status UnmountAll(const std::string& target) {
 Result<EtcFiles> WriteEtcFiles(const std::string& dir, const std::string& hostname,
                                bool host_network) {
   EtcFiles f{dir + "/hostname", dir + "/hosts", dir + "/resolv.conf"};
-  TRY(WriteFileAtomic(f.hostname, hostname + "\n", 0644));
+  TRY(WriteNewFile(f.hostname, hostname + "\n", 0644));
   std::string hosts, resolv;
   if (host_network) {
     auto h = ReadFile("/etc/hosts");
@@ -119,8 +119,8 @@ Result<EtcFiles> WriteEtcFiles(const std::string& dir, const std::string& hostna
       }
     }
   }
-  TRY(WriteFileAtomic(f.hosts, hosts, 0644));
-  TRY(WriteFileAtomic(f.resolv_conf, resolv, 0644));
+  TRY(WriteNewFile(f.hosts, hosts, 0644));
+  TRY(WriteNewFile(f.resolv_conf, resolv, 0644));
   return f;
 }
 

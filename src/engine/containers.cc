@@ -206,7 +206,7 @@ Result<ContainerRecord> Create(Engine& e, const RunOptions& opts,
     in.resolv_conf_path = etc.resolv_conf;
   }
   GeneratedSpec gen = TRY(GenerateSpec(img.config, opts, in));
-  TRY(WriteFileAtomic(dir + "/config.json", gen.json, 0600));
+  TRY(WriteNewFile(dir + "/config.json", gen.json, 0600));  // the dir is new and locked
   ExplainSpec(dir + "/config.json", gen.json.size());
   if (warnings) *warnings = gen.warnings;
   RecordConfig rc = MakeRecordConfig(img.config, opts, gen.spec);
