@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "cli/skiff_cli.h"
 #include "engine/container_ops.h"
@@ -58,28 +59,56 @@ struct ImagesFlags {
   bool no_trunc = false;
   std::string format;
   std::string repo;
+  std::vector<std::string> filters;
 };
 
+// --filter dangling=true|false: which images are listed (nullopt: all of them).
+Result<std::optional<bool>> DanglingFilter(const std::vector<std::string>& filters) {
+  std::optional<bool> dangling;
+  for (const auto& f : filters) {
+    auto eq = f.find('=');
+    std::string key = f.substr(0, eq), value = eq == std::string::npos ? "" : f.substr(eq + 1);
+    if (key != "dangling") return MakeError(0, "invalid filter '%s' (dangling=true|false)", f.c_str());
+    if (value != "true" && value != "false")
+      return MakeError(0, "invalid filter 'dangling=%s' (true or false)", value.c_str());
+    dangling = value == "true";
+  }
+  return dangling;
+}
+
+// {repository, tag} of each row an image gets: one per reference; a dangling image (no
+// reference left) one <none> row, as Docker.
+std::vector<std::pair<std::string, std::string>> ImageRows(const image::Image& img) {
+  if (img.refs.empty()) return {{"<none>", "<none>"}};
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& r : img.refs) {
+    auto ref = image::ParseReference(r);
+    std::string repo = ref.ok() ? ref->Familiar() : r;
+    std::string tag = ref.ok() && !ref->tag.empty() ? ref->tag : "<none>";
+    if (ref.ok() && !ref->tag.empty()) repo = repo.substr(0, repo.size() - tag.size() - 1);
+    out.emplace_back(repo, tag);
+  }
+  return out;
+}
+
 Result<int> ListImagesCmd(const Globals& g, const ImagesFlags& f) {
+  auto dangling = DanglingFilter(f.filters);
+  if (!dangling.ok()) return Fail("images --filter", dangling.error());
   auto store = OpenStore(g);
   if (!store.ok()) return Fail("images", store.error());
-  auto list = image::ListImages(*store);
+  auto list = image::ListImages(*store, dangling->value_or(true));
   if (!list.ok()) return Fail("images", list.error());
   nlohmann::json arr = nlohmann::json::array();
   std::string table;
   std::vector<std::vector<std::string>> rows = {{"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"}};
   for (const auto& img : *list) {
+    if (dangling->has_value() && **dangling != img.refs.empty()) continue;
     std::string id = f.no_trunc ? img.config_digest : img.config_digest.substr(7, 12);
-    if (f.quiet) {
-      table += id + "\n";
-      continue;
-    }
-    for (const auto& r : img.refs) {
-      auto ref = image::ParseReference(r);
-      std::string repo = ref.ok() ? ref->Familiar() : r;
-      std::string tag = ref.ok() && !ref->tag.empty() ? ref->tag : "<none>";
-      if (ref.ok() && !ref->tag.empty()) repo = repo.substr(0, repo.size() - tag.size() - 1);
-      if (!f.repo.empty() && repo != f.repo) continue;
+    bool listed = false;
+    for (const auto& [repo, tag] : ImageRows(img)) {
+      if (!f.repo.empty() && (repo != f.repo || img.refs.empty())) continue;
+      listed = true;
+      if (f.quiet) break;
       if (f.format == "json") {
         arr.push_back({{"Repository", repo},
                        {"Tag", tag},
@@ -91,6 +120,7 @@ Result<int> ListImagesCmd(const Globals& g, const ImagesFlags& f) {
       }
       rows.push_back({repo, tag, id, HumanAgo(img.config.created), HumanSize(img.size)});
     }
+    if (f.quiet && listed) table += id + "\n";
   }
   if (!f.quiet) table = engine::TabTable(rows);
   if (f.format == "json") {
@@ -105,7 +135,10 @@ void AddImagesCommand(CLI::App* cmd, Globals& g, Action& action) {
   auto f = std::make_shared<ImagesFlags>();
   cmd->add_option("repository", f->repo, "only images of this repository");
   cmd->add_flag("-q,--quiet", f->quiet, "only image IDs");
-  cmd->add_flag("-a,--all", f->all, "all images (skiff keeps no intermediate images)");
+  cmd->add_flag("-a,--all", f->all,
+                "all images (dangling ones are listed anyway; skiff keeps no intermediate "
+                "images)");
+  cmd->add_option("-f,--filter", f->filters, "filter: dangling=true|false");
   cmd->add_flag("--no-trunc", f->no_trunc, "full image IDs");
   cmd->add_option("--format", f->format, "json for machine-readable output")
       ->check(CLI::IsMember({"", "json", "table"}));

@@ -5,12 +5,15 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "base/file.h"
 #include "base/parallel.h"
 #include "image/layer_writer.h"
 #include "image/reference.h"
@@ -54,6 +57,12 @@ Result<Image> LoadImage(const Store& store, const Descriptor& desc) {
   return img;
 }
 
+void SortNewestFirst(std::vector<Image>* images) {
+  std::stable_sort(images->begin(), images->end(), [](const Image& a, const Image& b) {
+    return a.config.created > b.config.created;
+  });
+}
+
 Result<std::vector<Image>> LoadAll(const Store& store) {
   auto refs = TRY(store.ListRefs());
   std::map<std::string, Image> by_id;
@@ -71,9 +80,7 @@ Result<std::vector<Image>> LoadAll(const Store& store) {
   }
   std::vector<Image> out;
   for (const auto& id : order) out.push_back(std::move(by_id[id]));
-  std::stable_sort(out.begin(), out.end(), [](const Image& a, const Image& b) {
-    return a.config.created > b.config.created;
-  });
+  SortNewestFirst(&out);
   return out;
 }
 
@@ -174,7 +181,19 @@ Result<Image> FindImage(const Store& store, const std::string& name_or_id) {
   return MakeError(0, "no such image: %s", name_or_id.c_str());
 }
 
-Result<std::vector<Image>> ListImages(const Store& store) { return LoadAll(store); }
+Result<std::vector<Image>> ListImages(const Store& store, bool with_dangling) {
+  std::vector<Image> out = TRY(LoadAll(store));
+  if (!with_dangling) return out;
+  std::set<std::string> ids;
+  for (const auto& img : out) ids.insert(img.config_digest);
+  for (const auto& d : TRY(DanglingImages(store))) {
+    if (!ids.insert(d.config_digest).second) continue;
+    auto img = LoadImage(store, {.digest = d.manifest_digest});
+    if (img.ok()) out.push_back(std::move(*img));  // a broken one is garbage collection's
+  }
+  SortNewestFirst(&out);
+  return out;
+}
 
 Status TagImage(Store& store, const std::string& source, const std::string& target) {
   Image img = TRY(FindImage(store, source));
@@ -255,14 +274,35 @@ Status SweepTemps(const Store& store) {
   return Ok();
 }
 
+// A blob's text if it is JSON: read only when its first byte is '{' (a manifest or an
+// index; a layer, which can be gigabytes, is never read in full to find out). nullopt for
+// anything else, a missing blob included.
+static std::optional<std::string> ReadIfJson(const Store& store, const std::string& digest) {
+  if (!ValidateSha256Digest(digest).ok()) return std::nullopt;
+  UniqueFd fd(::open(store.BlobPath(digest).c_str(), O_RDONLY | O_CLOEXEC));
+  char first = 0;
+  if (!fd || ::pread(fd.get(), &first, 1, 0) != 1 || first != '{') return std::nullopt;
+  auto text = ReadFile(StrFormat("/proc/self/fd/%d", fd.get()));
+  if (!text.ok()) return std::nullopt;
+  return std::move(*text);
+}
+
+// What a descriptor names may be walked: a manifest or an index, or a type not said.
+static bool MayBeManifest(const std::string& media_type) {
+  return media_type.empty() || media_type == oci::kMediaOciManifest ||
+         media_type == oci::kMediaOciIndex || media_type == oci::kMediaDockerManifest ||
+         media_type == oci::kMediaDockerList;
+}
+
 // Every blob reachable from the references (and from roots): manifests, indexes (all their
-// children: skopeo and umoci may want them), configs, layers. A blob that doesn't parse
-// keeps only itself.
+// children: skopeo and umoci may want them), configs, layers. Only what may be a manifest
+// is read (configs and layers are leaves, never opened); a blob that doesn't parse keeps
+// only itself.
 static Result<std::set<std::string>> LiveBlobs(const Store& store,
                                                const std::vector<std::string>& roots) {
   std::set<std::string> live;
-  std::vector<std::string> todo = roots;
-  std::vector<std::string> indexes;  // live, but not walked: see kIndexAnnotation
+  std::vector<std::string> todo = roots;  // manifests or indexes, to be read
+  std::vector<std::string> indexes;       // live, but not walked: see kIndexAnnotation
   for (const auto& [name, d] : TRY(store.ListRefs())) {
     todo.push_back(d.digest);
     if (PulledDigest(d) != d.digest) indexes.push_back(PulledDigest(d));
@@ -270,16 +310,19 @@ static Result<std::set<std::string>> LiveBlobs(const Store& store,
   while (!todo.empty()) {
     std::string d = todo.back();
     todo.pop_back();
-    if (!live.insert(d).second || !store.HasBlob(d)) continue;
-    auto text = store.ReadBlob(d);
-    if (!text.ok() || text->empty() || (*text)[0] != '{') continue;
+    if (!live.insert(d).second) continue;
+    auto text = ReadIfJson(store, d);
+    if (!text) continue;
     auto doc = oci::ParseManifestDoc(*text, "");
     if (!doc.ok()) continue;
     if (doc->is_index) {
-      for (const auto& m : doc->index.manifests) todo.push_back(m.digest);
+      for (const auto& m : doc->index.manifests) {
+        if (MayBeManifest(m.media_type)) todo.push_back(m.digest);
+        else live.insert(m.digest);
+      }
     } else {
-      todo.push_back(doc->manifest.config.digest);
-      for (const auto& l : doc->manifest.layers) todo.push_back(l.digest);
+      live.insert(doc->manifest.config.digest);
+      for (const auto& l : doc->manifest.layers) live.insert(l.digest);
     }
   }
   live.insert(indexes.begin(), indexes.end());
@@ -305,8 +348,8 @@ Result<std::vector<DanglingImage>> DanglingImages(const Store& store) {
     struct stat st;
     // Manifests are small JSON; layers are not worth reading.
     if (::stat(store.BlobPath(digest).c_str(), &st) < 0 || st.st_size > (1 << 20)) continue;
-    auto text = store.ReadBlob(digest);
-    if (!text.ok() || text->empty() || (*text)[0] != '{') continue;
+    auto text = ReadIfJson(store, digest);
+    if (!text) continue;
     auto doc = oci::ParseManifestDoc(*text, "");
     if (!doc.ok() || doc->is_index || doc->manifest.config.digest.empty()) continue;
     out.push_back({digest, doc->manifest.config.digest});

@@ -31,8 +31,10 @@ Result<std::string> StoredName(const std::string& ref);
 // By reference, "sha256:<id>", or a unique prefix of an ID (at least 4 hex digits).
 // "no such image: X" when nothing matches.
 Result<Image> FindImage(const Store& store, const std::string& name_or_id);
-// Every image once, with all its references, newest first.
-Result<std::vector<Image>> ListImages(const Store& store);
+// Every image once, with all its references, newest first. with_dangling: the dangling
+// images too (DanglingImages below), refs empty, once per ID and none whose ID a reference
+// still names: the <none> rows of `skiff images`.
+Result<std::vector<Image>> ListImages(const Store& store, bool with_dangling = false);
 
 Status TagImage(Store& store, const std::string& source, const std::string& target);
 

@@ -105,6 +105,46 @@ TEST_F(ImageCliTest, ErrorsAreOneLineAndNonZero) {
   EXPECT_NE(help.out.find("--format"), std::string::npos);
 }
 
+// An import to a tag another image has leaves that one dangling: `images` lists it as a
+// <none> <none> row (as Docker) until a prune, in the table, -q and json alike, and
+// --filter dangling= picks either side.
+TEST_F(ImageCliTest, DanglingImagesAreListedAsNone) {
+  CmdResult first = Skiff({"import", tree_, "bb:1", "--change", "CMD [\"sh\"]"});
+  ASSERT_EQ(first.code, 0) << first.err;
+  CmdResult second = Skiff({"import", tree_, "bb:1", "--change", "CMD [\"true\"]"});
+  ASSERT_EQ(second.code, 0) << second.err;
+  std::string old_id = first.out.substr(0, first.out.find('\n'));
+  std::string new_id = second.out.substr(0, second.out.find('\n'));
+  ASSERT_NE(old_id, new_id);
+
+  auto list = nlohmann::json::parse(Skiff({"images", "--format", "json"}).out);
+  ASSERT_EQ(list.size(), 2u) << list.dump();
+  EXPECT_EQ(list[0]["Repository"], "bb");
+  EXPECT_EQ(list[0]["Tag"], "1");
+  EXPECT_EQ(list[0]["ID"], new_id);
+  EXPECT_EQ(list[1]["Repository"], "<none>");
+  EXPECT_EQ(list[1]["Tag"], "<none>");
+  EXPECT_EQ(list[1]["ID"], old_id);
+
+  auto rows = Lines(Skiff({"images"}).out);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_TRUE(std::regex_match(rows[2], std::regex("<none> +<none> +" + old_id.substr(7, 12) +
+                                                   " +.* ago +\\S+")))
+      << rows[2];
+  EXPECT_EQ(Skiff({"images", "-q"}).out,
+            new_id.substr(7, 12) + "\n" + old_id.substr(7, 12) + "\n");
+  EXPECT_EQ(Skiff({"images", "-a", "-q", "--no-trunc"}).out, new_id + "\n" + old_id + "\n");
+  EXPECT_EQ(Skiff({"images", "-q", "--filter", "dangling=true"}).out, old_id.substr(7, 12) + "\n");
+  EXPECT_EQ(Skiff({"images", "-q", "-f", "dangling=false"}).out, new_id.substr(7, 12) + "\n");
+  EXPECT_EQ(Skiff({"images", "-q", "bb"}).out, new_id.substr(7, 12) + "\n");
+  CmdResult bad = Skiff({"images", "--filter", "dangling=maybe"});
+  EXPECT_NE(bad.code, 0);
+  EXPECT_EQ(bad.err, "skiff: images --filter: invalid filter 'dangling=maybe' (true or false)\n");
+
+  ASSERT_EQ(Skiff({"image", "prune", "-f"}).code, 0);
+  EXPECT_EQ(Skiff({"images", "-q"}).out, new_id.substr(7, 12) + "\n");
+}
+
 // skopeo reads the store as an OCI layout, and umoci unpacks exactly the tree imported.
 TEST_F(ImageCliTest, SkopeoAndUmociReadTheStore) {
   ASSERT_EQ(Skiff({"import", tree_, "bb:1"}).code, 0);

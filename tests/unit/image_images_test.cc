@@ -2,14 +2,18 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
+#include <tuple>
 
+#include "base/fd.h"
 #include "base/file.h"
 #include "image/layer_writer.h"
 
@@ -126,6 +130,59 @@ TEST_F(ImagesTest, GarbageCollectionKeepsWhatRefsReach) {
   ASSERT_TRUE(removed.ok());
   EXPECT_EQ(*removed, std::vector<std::string>{orphan});
   EXPECT_TRUE(FindImage(*store_, "keep:1").ok());
+}
+
+// Bytes this process has read so far (rchar: every read(2), pread(2) ...).
+long long BytesRead() {
+  auto io = ReadFile("/proc/self/io");
+  if (!io.ok()) return -1;
+  auto at = io->find("rchar: ");
+  return at == std::string::npos ? -1 : std::stoll(io->substr(at + 7));
+}
+
+// GC walks manifests and indexes only: a 256 MiB layer (sparse, no disk) is never read, and
+// still exactly the unreachable blobs go: a dangling image's manifest, config and layer, an
+// orphan; what a tagged image or an index reaches stays.
+TEST_F(ImagesTest, GarbageCollectionReadsManifestsNotLayers) {
+  auto image = [&](const std::string& tag, char fill) {
+    Descriptor layer{oci::kMediaOciLayerGzip, "sha256:" + std::string(64, fill), 256 << 20};
+    UniqueFd f(::open(store_->BlobPath(layer.digest).c_str(), O_WRONLY | O_CREAT, 0644));
+    EXPECT_EQ(::ftruncate(f.get(), layer.size), 0);
+    std::string cfg = R"({"architecture":"amd64","os":"linux","rootfs":{"type":"layers"}})";
+    oci::Manifest m;
+    m.media_type = oci::kMediaOciManifest;
+    m.config = {oci::kMediaOciConfig, store_->PutBlob(cfg + std::string(1, ' ') + tag).value(),
+                static_cast<int64_t>(cfg.size() + 1 + tag.size())};
+    m.layers.push_back(layer);
+    std::string text = oci::ManifestJson(m);
+    Descriptor d{oci::kMediaOciManifest, store_->PutBlob(text).value(),
+                 static_cast<int64_t>(text.size())};
+    return std::make_tuple(d, m.config.digest, layer.digest);
+  };
+  auto [tagged, tagged_cfg, tagged_layer] = image("tagged", 'a');
+  auto [in_index, index_cfg, index_layer] = image("index", 'b');
+  auto [dangling, dangling_cfg, dangling_layer] = image("dangling", 'c');
+  oci::Index idx;
+  idx.manifests.push_back(in_index);
+  std::string idx_text = oci::IndexJson(idx);
+  Descriptor idx_desc{oci::kMediaOciIndex, store_->PutBlob(idx_text).value(),
+                      static_cast<int64_t>(idx_text.size())};
+  ASSERT_TRUE(store_->SetRef("docker.io/library/a:1", tagged).ok());
+  ASSERT_TRUE(store_->SetRef("docker.io/library/b:1", idx_desc).ok());
+  std::string orphan = store_->PutBlob("nobody points at me").value();
+
+  long long before = BytesRead();
+  auto removed = CollectGarbage(*store_);
+  long long read = BytesRead() - before;
+  ASSERT_TRUE(removed.ok()) << removed.error().Message();
+  EXPECT_LT(read, 1 << 20) << "GC read layer blobs";
+  std::vector<std::string> want = {dangling.digest, dangling_cfg, dangling_layer, orphan};
+  std::sort(want.begin(), want.end());
+  std::sort(removed->begin(), removed->end());
+  EXPECT_EQ(*removed, want);
+  for (const auto& d : {tagged.digest, tagged_cfg, tagged_layer, idx_desc.digest, in_index.digest,
+                        index_cfg, index_layer})
+    EXPECT_TRUE(store_->HasBlob(d)) << d;
 }
 
 // A pull killed while it made the store (its first Open) or wrote a blob or index.json
