@@ -90,15 +90,6 @@ Result<std::string> NewContainerId();
 // Docker's adjective_surname names.
 Result<std::string> GenerateName();
 
-// Deletes the tree at path (not following symlinks, not crossing into other mounts: EBUSY)
-// with its directories' removals overlapped. On ext4 mounted with -o discard every freed
-// block (each directory has one) costs a synchronous discard, about 4 ms here; a removal
-// one directory after the other waits for each in turn. The directories below the first
-// level are first renamed up into path (a rename frees nothing), so that all of them are
-// leaves, then emptied and removed from a few threads at once. A missing path is not an
-// error.
-Status RemoveTreeParallel(const std::string& path);
-
 // Whether e is Lookup's (or Load's) "No such container: REF".
 bool IsNoSuchContainer(const Error& e);
 
