@@ -221,6 +221,7 @@ std::string RecordJson(const ContainerRecord& r) {
       {"StartedAt", r.started_at},
       {"FinishedAt", r.finished_at},
       {"Error", r.error},
+      {"StartFailedAt", r.start_failed_at},
       {"MonitorPid", r.monitor_pid},
       {"MonitorStart", r.monitor_start},
       {"StoppedByUser", r.stopped_by_user},
@@ -255,6 +256,7 @@ Result<ContainerRecord> ParseRecord(const std::string& text) {
     r.started_at = s.value("StartedAt", kZeroTime);
     r.finished_at = s.value("FinishedAt", kZeroTime);
     r.error = s.value("Error", "");
+    r.start_failed_at = s.value("StartFailedAt", "");
     r.monitor_pid = s.value("MonitorPid", 0);
     r.monitor_start = s.value("MonitorStart", 0ULL);
     r.stopped_by_user = s.value("StoppedByUser", false);

@@ -63,6 +63,9 @@ struct ContainerRecord {
   std::string started_at;   // RFC3339Nano; kZeroTime until it first starts
   std::string finished_at;  // RFC3339Nano; kZeroTime until it first stops
   std::string error;        // why it is dead, or the last start failure
+  // When the last start that failed ended (RFC3339Nano; "" for none): a container that
+  // never ran keeps its FinishedAt, so this is what `wait --condition next-exit` sees change.
+  std::string start_failed_at;
   int restart_count = 0;
   pid_t monitor_pid = 0;
   unsigned long long monitor_start = 0;  // /proc/<pid>/stat starttime: a reused pid is not it
