@@ -8,6 +8,10 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <string>
+#include <vector>
+
+#include "base/parallel.h"
 
 namespace skiff {
 
@@ -117,6 +121,107 @@ static Status RemoveAllAt(int dirfd, const char* name, const std::string& shown)
 }
 
 Status RemoveAll(const std::string& path) { return RemoveAllAt(AT_FDCWD, path.c_str(), path); }
+
+namespace {
+
+// One directory of a tree being removed: its fd, its non-directories, its name in the top
+// directory (every directory but the top is a child of the top once it has been scanned).
+struct FlatDir {
+  UniqueFd fd;
+  std::string shown;  // where it was, for errors
+  std::string name_in_top;
+  std::vector<std::string> files;
+};
+
+// Past this many directories (a container that wrote a large tree), the rest goes the
+// plain way rather than holding an fd per directory.
+constexpr size_t kMaxFlatDirs = 256;
+
+// Lists dirs[i]: its files are noted, its subdirectories renamed up into the top (unless
+// it is the top) and appended to dirs.
+Status ScanFlatDir(std::vector<FlatDir>& dirs, size_t i, dev_t dev, int* moved) {
+  int top = dirs[0].fd.get();
+  int dup = ::fcntl(dirs[i].fd.get(), F_DUPFD_CLOEXEC, 3);
+  if (dup < 0) return Errno("dup");
+  DIR* d = ::fdopendir(dup);
+  if (!d) {
+    ::close(dup);
+    return Errno("open %s", dirs[i].shown.c_str());
+  }
+  std::vector<std::pair<std::string, bool>> entries;
+  while (struct dirent* de = ::readdir(d)) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+    bool is_dir = de->d_type == DT_DIR;
+    struct stat st;
+    if (de->d_type == DT_UNKNOWN &&
+        ::fstatat(::dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+      is_dir = S_ISDIR(st.st_mode);
+    entries.emplace_back(de->d_name, is_dir);
+  }
+  ::closedir(d);
+  for (auto& [name, is_dir] : entries) {
+    std::string shown = dirs[i].shown + "/" + name;
+    if (!is_dir) {
+      dirs[i].files.push_back(name);
+      continue;
+    }
+    std::string in_top = name;
+    if (i != 0) {
+      // A rename of a mount point fails (EBUSY): nothing mounted is entered.
+      for (;;) {
+        in_top = StrFormat(".flat%d", (*moved)++);
+        if (::renameat2(dirs[i].fd.get(), name.c_str(), top, in_top.c_str(), RENAME_NOREPLACE) == 0)
+          break;
+        if (errno != EEXIST) return Errno("move %s up for its removal", shown.c_str());
+      }
+    }
+    UniqueFd sub(::openat(top, in_top.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!sub) return Errno("open %s", shown.c_str());
+    struct stat st;
+    if (::fstat(sub.get(), &st) < 0) return Errno("stat %s", shown.c_str());
+    if (st.st_dev != dev) return MakeError(EBUSY, "remove %s: a mount point", shown.c_str());
+    dirs.push_back({std::move(sub), shown, in_top, {}});
+  }
+  return Ok();
+}
+
+}  // namespace
+
+Status RemoveTreeParallel(const std::string& path) {
+  UniqueFd top(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!top) {
+    if (errno == ENOENT) return Ok();
+    if (errno == ENOTDIR || errno == ELOOP) return RemoveAll(path);
+    return Errno("open %s", path.c_str());
+  }
+  struct stat st;
+  if (::fstat(top.get(), &st) < 0) return Errno("stat %s", path.c_str());
+  std::vector<FlatDir> dirs;
+  dirs.push_back({std::move(top), path, "", {}});
+  int moved = 0;
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    if (dirs.size() > kMaxFlatDirs) {
+      dirs.clear();
+      return RemoveAll(path);
+    }
+    TRY(ScanFlatDir(dirs, i, st.st_dev, &moved));
+  }
+  int topfd = dirs[0].fd.get();
+  TRY(ForEachParallel(dirs.size(), 8, [&](size_t i, const std::atomic<bool>&) -> Status {
+    FlatDir& d = dirs[i];
+    for (const std::string& f : d.files)
+      if (::unlinkat(d.fd.get(), f.c_str(), 0) < 0 && errno != ENOENT)
+        return Errno("remove %s/%s", d.shown.c_str(), f.c_str());
+    if (i == 0) return Ok();
+    d.fd.reset();
+    if (::unlinkat(topfd, d.name_in_top.c_str(), AT_REMOVEDIR) < 0 && errno != ENOENT)
+      return Errno("rmdir %s", d.shown.c_str());
+    return Ok();
+  }));
+  dirs.clear();
+  if (::rmdir(path.c_str()) < 0 && errno != ENOENT) return Errno("rmdir %s", path.c_str());
+  return Ok();
+}
 
 bool PathExists(const std::string& path) {
   struct stat st;

@@ -26,6 +26,14 @@ Status WriteNewFile(const std::string& path, std::string_view data, mode_t mode 
 Status MkdirAll(const std::string& path, mode_t mode = 0755);
 // Deletes a tree without following symlinks; a missing path is not an error.
 Status RemoveAll(const std::string& path);
+// Deletes the tree at path (not following symlinks, not crossing into other mounts: EBUSY)
+// with its directories' removals overlapped. On ext4 mounted with -o discard every freed
+// block (each directory has one) costs a synchronous discard, about 4 ms here; a removal
+// one directory after the other waits for each in turn. The directories below the first
+// level are first renamed up into path (a rename frees nothing), so that all of them are
+// leaves, then emptied and removed from a few threads at once. A missing path is not an
+// error.
+Status RemoveTreeParallel(const std::string& path);
 bool PathExists(const std::string& path);
 
 // An exclusive flock held for the lifetime of the object.

@@ -196,8 +196,10 @@ Result<int> WaitContainerFor(Engine& e, const std::string& ref, WaitCondition c)
     return WaitContainer(e, r.id);
   }
   // An exit shows as a new FinishedAt on a record that is no longer running (restarting
-  // counts: Docker's waiters are woken when a restart begins).
-  const std::string since = r.finished_at;
+  // counts: Docker's waiters are woken when a restart begins); a start that failed, as a new
+  // StartFailedAt (a container that never ran keeps its FinishedAt): Docker's next-exit
+  // returns then too, with the failed start's exit code.
+  const std::string since = r.finished_at, failed_since = r.start_failed_at;
   int code = r.exit_code;
   for (;;) {
     auto cur = Refresh(e, r.id);
@@ -206,7 +208,9 @@ Result<int> WaitContainerFor(Engine& e, const std::string& ref, WaitCondition c)
       return std::move(cur).error();
     }
     code = cur->exit_code;
-    if (c == WaitCondition::kNextExit && cur->finished_at != since && !Active(*cur)) return code;
+    bool exited = cur->finished_at != since && !Active(*cur);
+    if (c == WaitCondition::kNextExit && (exited || cur->start_failed_at != failed_since))
+      return code;
     SleepMs(20);
   }
 }

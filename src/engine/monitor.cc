@@ -449,7 +449,8 @@ Result<int> RunLoop(Engine& e, ContainerRecord rec, bool foreground, bool first,
         r->exit_code = StartExitCode(err);
         r->error = err.Message();
         r->pid = 0;
-        if (ran) r->finished_at = NowRfc3339Nano();
+        r->start_failed_at = NowRfc3339Nano();
+        if (ran) r->finished_at = r->start_failed_at;
       }));
       if (first) on_started(err);
       Finish(e, rec, exit_code);

@@ -63,6 +63,9 @@ struct ContainerRecord {
   std::string started_at;   // RFC3339Nano; kZeroTime until it first starts
   std::string finished_at;  // RFC3339Nano; kZeroTime until it first stops
   std::string error;        // why it is dead, or the last start failure
+  // When the last start that failed ended (RFC3339Nano; "" for none): a container that
+  // never ran keeps its FinishedAt, so this is what `wait --condition next-exit` sees change.
+  std::string start_failed_at;
   int restart_count = 0;
   pid_t monitor_pid = 0;
   unsigned long long monitor_start = 0;  // /proc/<pid>/stat starttime: a reused pid is not it
@@ -89,15 +92,6 @@ std::string NowRfc3339Nano();
 Result<std::string> NewContainerId();
 // Docker's adjective_surname names.
 Result<std::string> GenerateName();
-
-// Deletes the tree at path (not following symlinks, not crossing into other mounts: EBUSY)
-// with its directories' removals overlapped. On ext4 mounted with -o discard every freed
-// block (each directory has one) costs a synchronous discard, about 4 ms here; a removal
-// one directory after the other waits for each in turn. The directories below the first
-// level are first renamed up into path (a rename frees nothing), so that all of them are
-// leaves, then emptied and removed from a few threads at once. A missing path is not an
-// error.
-Status RemoveTreeParallel(const std::string& path);
 
 // Whether e is Lookup's (or Load's) "No such container: REF".
 bool IsNoSuchContainer(const Error& e);

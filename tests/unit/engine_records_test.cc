@@ -360,38 +360,6 @@ TEST_F(EngineRecords, UpdateThatChangesNothingDoesNotWrite) {
   EXPECT_EQ(s.Lookup(a.id)->pid, 42);
 }
 
-// The tree goes, nested directories (overlay's work/work/incompat/volatile) and all,
-// without following a symlink out of it.
-TEST_F(EngineRecords, RemoveTreeParallel) {
-  std::string outside = root_ + "/outside";
-  ASSERT_TRUE(MkdirAll(outside).ok());
-  ASSERT_TRUE(WriteFileAtomic(outside + "/keep", "x").ok());
-  std::string t = root_ + "/tree";
-  for (const char* d : {"/upper/etc", "/work/work/incompat/volatile", "/rootfs", "/a/b/c/d/e"})
-    ASSERT_TRUE(MkdirAll(t + d).ok());
-  // Names that a flattened directory could collide with.
-  ASSERT_TRUE(MkdirAll(t + "/.flat0").ok());
-  ASSERT_TRUE(WriteFileAtomic(t + "/.flat1", "file").ok());
-  for (const char* f : {"/record.json", "/upper/etc/hosts", "/work/work/incompat/volatile/dirty",
-                        "/a/b/c/d/e/f", "/a/b/g"})
-    ASSERT_TRUE(WriteFileAtomic(t + f, "data").ok());
-  ASSERT_EQ(::symlink(outside.c_str(), (t + "/a/link").c_str()), 0);
-  ASSERT_EQ(::chmod((t + "/work/work").c_str(), 0), 0);  // as overlayfs leaves it
-  Status st = RemoveTreeParallel(t);
-  ASSERT_TRUE(st.ok()) << st.error().Message();
-  EXPECT_FALSE(PathExists(t));
-  EXPECT_TRUE(PathExists(outside + "/keep"));
-  EXPECT_TRUE(RemoveTreeParallel(t).ok());  // missing: not an error
-  // Deeper than the fd budget: still removed (the rest goes the plain way).
-  std::string deep = root_ + "/deep";
-  std::string p = deep;
-  for (int i = 0; i < 300; ++i) p += "/d";
-  ASSERT_TRUE(MkdirAll(p).ok());
-  st = RemoveTreeParallel(deep);
-  ASSERT_TRUE(st.ok()) << st.error().Message();
-  EXPECT_FALSE(PathExists(deep));
-}
-
 // Many processes, each with threads, creating at once: every record lands, ids and names
 // are unique, and exactly one of the racers gets the contested name.
 TEST_F(EngineRecords, ConcurrentCreatesAcrossProcesses) {
