@@ -432,7 +432,8 @@ TEST_F(EngineOpsTest, RmiKeepsWhatContainersUse) {
   CmdResult forced = Skiff({"rmi", "-f", "bb"});
   EXPECT_EQ(forced.code, 0) << forced.err;
   EXPECT_EQ(forced.out, "Untagged: bb:latest\n");
-  EXPECT_EQ(Skiff({"images", "-q"}).out, "");
+  // Untagged but kept for the container: a <none> row, as in Docker.
+  EXPECT_EQ(Skiff({"images", "-q"}).out, image_id.substr(7, 12) + "\n");
   CmdResult cat = Skiff({"exec", "web", "cat", "/data/in-image.txt"});
   EXPECT_EQ(cat.code, 0) << cat.err;
   EXPECT_EQ(cat.out, "from the image\n");
