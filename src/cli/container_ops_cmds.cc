@@ -330,7 +330,6 @@ void AddSystemPruneCommand(CLI::App* cmd, Globals& g, Action& action) {
   });
 }
 
-// This CLI11 has no get_subcommand_no_throw.
 void AddOps(CLI::App& parent, Globals& g, Action& action) {
   if (CLI::App* c = Sub(parent, g, "exec", "run a command in a running container"))
     AddExecCommand(c, g, action);

@@ -18,7 +18,6 @@ namespace skiff::cli {
 // command's CPU. Empty words (no command, or `skiff container --help`) build everything.
 struct CommandWords {
   std::string first, second;
-  bool all = false;  // build every command (the fallback when the words name none)
 };
 
 struct Globals {

@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <memory>
 #include <string_view>
 
 #include "cli/skiff_cli.h"
@@ -42,12 +41,13 @@ CLI::App* Sub(CLI::App& parent, const Globals& g, const char* name, const char* 
               const char* alias) {
   const CommandWords& w = g.words;
   const std::string& word = parent.get_parent() ? w.second : w.first;
-  if (!w.all && !word.empty() && word != name && !(alias && word == alias)) return nullptr;
+  if (!word.empty() && word != name && !(alias && word == alias)) return nullptr;
   CLI::App* c = parent.add_subcommand(name, help);
   if (alias) c->alias(alias);
   return c;
 }
 
+// This CLI11 has no get_subcommand_no_throw.
 CLI::App* Find(CLI::App& app, const std::string& name) {
   for (CLI::App* c : app.get_subcommands([](CLI::App*) { return true; }))
     if (c->get_name() == name) return c;
@@ -83,8 +83,9 @@ CommandWords FindCommandWords(int argc, char** argv) {
   return w;
 }
 
-// Whether the tree built for g.words has the command they name (else: a typo, or a word
-// that was an option's value; build everything and let CLI11 say what is wrong).
+// Whether the tree built for w has the command w names. Sub keeps every command a word can
+// name, so a tree without it means that no skiff command has that name (a typo, or the
+// value of an unknown option).
 bool HasCommand(CLI::App& app, const CommandWords& w) {
   CLI::App* c = w.first.empty() ? &app : Find(app, w.first);
   // Only a group (container, image, system) takes a second command word.
@@ -112,30 +113,24 @@ void Build(CLI::App& app, Globals& g, Action& action) {
 
 int main(int argc, char** argv) {
   using namespace skiff::cli;
-  const char* kAbout = "skiff: containers without a daemon (docker-compatible commands)";
   Globals g;
   const char* env_root = std::getenv("SKIFF_ROOT");
   g.root = env_root && *env_root ? env_root : "/var/lib/skiff";
   g.words = FindCommandWords(argc, argv);
   Action action;
-  auto app = std::make_unique<CLI::App>(kAbout, "skiff");
-  Build(*app, g, action);
-  if (!HasCommand(*app, g.words)) {
-    g.words.all = true;
-    app = std::make_unique<CLI::App>(kAbout, "skiff");
-    Build(*app, g, action);
-    if (!HasCommand(*app, g.words)) {  // Docker's words (CLI11 says "A subcommand is required")
-      std::string cmd = g.words.first;
-      if (Find(*app, g.words.first)) cmd += " " + g.words.second;
-      std::fprintf(stderr, "skiff: '%s' is not a skiff command.\nSee 'skiff --help'\n",
-                   cmd.c_str());
-      return 125;
-    }
+  CLI::App app{"skiff: containers without a daemon (docker-compatible commands)", "skiff"};
+  Build(app, g, action);
+  if (!HasCommand(app, g.words)) {  // Docker's words (CLI11 says "A subcommand is required")
+    std::string cmd = g.words.first;
+    if (Find(app, g.words.first)) cmd += " " + g.words.second;
+    std::fprintf(stderr, "skiff: '%s' is not a skiff command.\nSee 'skiff --help'\n",
+                 cmd.c_str());
+    return 125;
   }
   try {
-    app->parse(argc, argv);
+    app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int rc = app->exit(e);
+    int rc = app.exit(e);
     return rc == 0 ? 0 : 125;
   }
   if (!action) return 125;
