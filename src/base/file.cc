@@ -15,7 +15,7 @@
 
 namespace skiff {
 
-static Result<std::string> ReadAll(int fd, const char* what) {
+Result<std::string> ReadAll(int fd, const char* what) {
   std::string out;
   char buf[8192];
   for (;;) {

@@ -12,6 +12,8 @@
 namespace skiff {
 
 Result<std::string> ReadFile(const std::string& path);
+// The rest of an open file, from its offset; what names it in errors.
+Result<std::string> ReadAll(int fd, const char* what);
 Result<std::string> ReadFileAt(int dirfd, const char* name);
 // One write(2) of data to an existing file (cgroup and /proc control files want one write).
 Status WriteFileAt(int dirfd, const char* name, std::string_view data);

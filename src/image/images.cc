@@ -282,7 +282,7 @@ static std::optional<std::string> ReadIfJson(const Store& store, const std::stri
   UniqueFd fd(::open(store.BlobPath(digest).c_str(), O_RDONLY | O_CLOEXEC));
   char first = 0;
   if (!fd || ::pread(fd.get(), &first, 1, 0) != 1 || first != '{') return std::nullopt;
-  auto text = ReadFile(StrFormat("/proc/self/fd/%d", fd.get()));
+  auto text = ReadAll(fd.get(), digest.c_str());  // from 0: pread moved no offset
   if (!text.ok()) return std::nullopt;
   return std::move(*text);
 }
