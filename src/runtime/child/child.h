@@ -2,6 +2,7 @@
 // throws nothing, and ends in execve or _exit. Errors go to the parent as {errno, msg}.
 #pragma once
 
+#include "base/in_root.h"  // MkdirAllInRoot, OpenInRoot, FdPath
 #include "runtime/plan.h"
 
 namespace skiff::runtime::child {
@@ -32,14 +33,6 @@ mode_t CallerUmask();  // what RememberUmask saved: the umask the runtime was st
 void RememberUmask(mode_t caller_umask);       // what hooks run with (ours is 0 during setup)
 Status RunCreateHooks(const ChildPlan& plan);  // before pivot_root
 Status RunStartHooks(const ChildPlan& plan);   // after the start signal, before execve
-
-// Resolves a container path inside the root dirfd without ever leaving it (openat2
-// RESOLVE_IN_ROOT), creating missing directories (and the last component as a file when
-// asked). Returns an O_PATH fd. (paths.cc)
-Result<UniqueFd> MkdirAllInRoot(int rootfd, const std::string& path, bool last_is_file);
-Result<UniqueFd> OpenInRoot(int rootfd, const std::string& path, int flags);
-// "/proc/self/fd/N": the path mount(2) takes for an fd resolved inside the root.
-std::string FdPath(int fd);
 
 // copyup.cc: copies what the covered directory holds (an fd opened before the mount) into
 // the new tmpfs over it (tmpcopyup).

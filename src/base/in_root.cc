@@ -1,12 +1,11 @@
-// Path resolution inside the container root through fds (CVE-2021-30465: never join
-// strings and mount on the result; a symlink swapped in between would redirect it).
+#include "base/in_root.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 
 #include "base/syscalls.h"
-#include "runtime/child/child.h"
 
-namespace skiff::runtime::child {
+namespace skiff {
 
 std::string FdPath(int fd) { return StrFormat("/proc/self/fd/%d", fd); }
 
@@ -53,4 +52,4 @@ Result<UniqueFd> MkdirAllInRoot(int rootfd, const std::string& path, bool last_i
   return cur;
 }
 
-}  // namespace skiff::runtime::child
+}  // namespace skiff
