@@ -2,6 +2,7 @@
 // engine writes for it, and volumes. Internal to the engine (containers.cc, monitor.cc).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -25,6 +26,26 @@ Status MountOverlay(const std::vector<std::string>& lower, const std::string& up
 // target is a plain directory again: RemoveAll must never descend into a mount.
 Status UnmountAll(const std::string& target);
 bool IsMountPoint(const std::string& path);
+
+// A stopped container's root as its processes would see it (for cp): the overlay, and the
+// binds of its spec (volumes, -v, the /etc files, the init) on it. Other filesystems
+// (proc, tmpfs, ...) have nothing in them while it is stopped and are left out, as Docker
+// does.
+struct RootMount {
+  std::string destination;  // in the container
+  std::string source;       // on the host
+  bool read_only = false;
+};
+struct StoppedRoot {
+  std::string rootfs;  // the overlay's mount point, mounted or not
+  std::vector<std::string> lower;
+  std::string upper, work;
+  std::vector<RootMount> mounts;  // in the spec's order: a parent before its children
+};
+// Runs fn in a forked child, in a mount namespace of its own (slave to the host's, so
+// nothing propagates back), with the root assembled there; fn gets an O_PATH fd of it.
+// Every mount dies with the child, whatever fn did. fn's error comes back as it was.
+Status InStoppedRoot(const StoppedRoot& r, const std::function<Status(int rootfd)>& fn);
 
 // The files bind-mounted over /etc/hostname, /etc/hosts and /etc/resolv.conf, written into
 // dir. host_network: the host's hosts and resolv.conf are copied instead.

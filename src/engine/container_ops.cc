@@ -49,20 +49,21 @@ UniqueFd ProcRoot(Engine& e, const ContainerRecord& r) {
   return fd;
 }
 
-// A stopped container's directory bind mounts and volumes, from its spec (file binds such
-// as /etc/hosts are left to the root filesystem).
-std::vector<CopyMount> BindMounts(const Engine& e, const ContainerRecord& r) {
-  std::vector<CopyMount> out;
-  auto text = ReadFile(BundleDir(e, r.id) + "/config.json");
-  if (!text.ok()) return out;
-  auto spec = oci::ParseSpec(*text);
-  if (!spec.ok()) return out;
-  for (const auto& m : spec->mounts) {
+// What cp sees of a stopped container: its root and the binds of its spec (volumes, -v, the
+// /etc files, the init), with their read-only flags.
+Result<StoppedRoot> StoppedRootOf(const Engine& e, const ContainerRecord& r) {
+  std::string dir = BundleDir(e, r.id);
+  StoppedRoot out{RootfsDir(e, r.id), r.config.lower_dirs, dir + "/upper", dir + "/work", {}};
+  std::string text = TRY(ReadFile(dir + "/config.json").Wrap("the container's spec"));
+  oci::Spec spec = TRY(oci::ParseSpec(text));
+  for (const auto& m : spec.mounts) {
     bool bind = m.type == "bind" || m.type.empty();
-    for (const auto& o : m.options) bind = bind || o == "bind" || o == "rbind";
-    struct stat st;
-    if (!bind || ::stat(m.source.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) continue;
-    out.push_back({m.destination, m.source});
+    bool ro = false;
+    for (const auto& o : m.options) {
+      bind = bind || o == "bind" || o == "rbind";
+      ro = ro || o == "ro";
+    }
+    if (bind) out.mounts.push_back({m.destination, m.source, ro});
   }
   return out;
 }
@@ -302,44 +303,23 @@ Status CopyContainer(Engine& e, const std::string& src, const std::string& dest,
   if (!sc.empty() && !dc.empty())
     return MakeError(0, "copying between containers is not supported");
   ContainerRecord r = TRY(Refresh(e, sc.empty() ? dc : sc));
-  // Running: through its own root, where the kernel has its mounts in place. The pinned
-  // fd is handed on by its /proc/self/fd name, so no other process can stand in for it.
+  // The root is a pinned fd, handed on by its /proc/self/fd name, so that no other process
+  // can stand in for it.
+  auto copy = [&](int rootfd) -> Status {
+    std::string at = StrFormat("/proc/self/fd/%d", rootfd);
+    return sc.empty() ? CopyIn(at, sp, dp, o) : CopyOut(at, sp, dp, o);
+  };
+  // Running: through its own root, where the kernel has its mounts in place.
   if (Active(r)) {
     UniqueFd root = ProcRoot(e, r);
-    if (root) {
-      std::string at = StrFormat("/proc/self/fd/%d", root.get());
-      if (!sc.empty()) return CopyOut(at, sp, dp, o);
-      return CopyIn(at, sp, dp, o);
-    }
+    if (root) return copy(root.get());
   }
-  std::string rootfs = RootfsDir(e, r.id);
-  bool mounted_here = false;
-  if (!IsMountPoint(rootfs)) {
-    std::string dir = BundleDir(e, r.id);
-    TRY(MountOverlay(r.config.lower_dirs, dir + "/upper", dir + "/work", rootfs)
-            .Wrap("mount the container's root for cp"));
-    mounted_here = true;
-  }
-  ScopeGuard unmount([&] {
-    // Only if it is still not in use: a start may have come in meanwhile.
-    if (!mounted_here) return;
-    auto now = e.records.Lookup(r.id);
-    if (now.ok() && Active(*now)) return;
-    (void)UnmountAll(rootfs);
-  });
-  // Stopped: a path under a volume or bind resolves into the mount's source (still with
-  // RESOLVE_IN_ROOT, inside that source), as docker cp mounts them for the copy.
-  std::vector<CopyMount> mounts = BindMounts(e, r);
-  MountedPath at = MountFor(mounts, sc.empty() ? dp : sp);
-  std::string root = at.index < 0 ? rootfs : mounts[at.index].source;
-  CopyOptions opts = o;
-  if (at.index >= 0 && at.path == "/") {
-    std::string dest = mounts[at.index].destination;
-    while (dest.size() > 1 && dest.back() == '/') dest.pop_back();
-    opts.top_name = dest.substr(dest.rfind('/') + 1);
-  }
-  if (!sc.empty()) return CopyOut(root, at.path, dp, opts);
-  return CopyIn(root, sp, at.path, opts);
+  // Stopped: the same copy, against its root assembled with its mounts in a namespace of
+  // a child's own (as Docker mounts them for cp), so that a link into a volume, a parent of
+  // a mount point and the file binds read as they would in the container, and a copy into
+  // a volume or bind writes into its source.
+  StoppedRoot root = TRY(StoppedRootOf(e, r));
+  return InStoppedRoot(root, copy);
 }
 
 uint64_t DirBytes(const std::string& path) {

@@ -474,49 +474,6 @@ Status ExtractTar(int in_fd, int dirfd, bool keep_owner) {
 
 }  // namespace
 
-MountedPath MountFor(const std::vector<CopyMount>& mounts, const std::string& path) {
-  auto components = [](const std::string& p) {
-    std::vector<std::string> out;
-    size_t i = 0;
-    while (i <= p.size()) {
-      size_t j = p.find('/', i);
-      if (j == std::string::npos) j = p.size();
-      std::string c = p.substr(i, j - i);
-      i = j + 1;
-      if (c.empty() || c == ".") continue;
-      if (c == "..") {
-        if (!out.empty()) out.pop_back();
-        continue;
-      }
-      out.push_back(c);
-    }
-    return out;
-  };
-  std::vector<std::string> want = components(path);
-  MountedPath best{-1, path};
-  size_t best_len = 0;
-  for (size_t m = 0; m < mounts.size(); ++m) {
-    std::vector<std::string> dest = components(mounts[m].destination);
-    if (dest.empty() || dest.size() > want.size() || dest.size() < best_len) continue;
-    if (!std::equal(dest.begin(), dest.end(), want.begin())) continue;
-    // The later of two mounts at one destination is the one on top.
-    best_len = dest.size();
-    std::string rest;
-    for (size_t i = dest.size(); i < want.size(); ++i) {
-      rest += '/';
-      rest += want[i];
-    }
-    // "/." (contents) and a trailing "/" (a directory) mean what they meant.
-    if (EndsWithDot(path)) {
-      rest.append("/.");
-    } else if (rest.empty() || HasTrailingSlash(path)) {
-      rest.push_back('/');
-    }
-    best = {static_cast<int>(m), rest};
-  }
-  return best;
-}
-
 std::pair<std::string, std::string> SplitCopyArg(const std::string& arg) {
   if (arg.empty() || arg[0] == '/' || arg[0] == '.') return {"", arg};
   auto colon = arg.find(':');
@@ -534,7 +491,6 @@ Status CopyOut(const std::string& rootfs, const std::string& src, const std::str
   bool contents = EndsWithDot(src) && S_ISDIR(e.st.st_mode);
   std::string base = Base(src);
   if (base == "/" || base == ".") base = ".";
-  if (base == "." && !contents && !o.top_name.empty()) base = o.top_name;
   if (dest == "-") {
     TarWriter w(stdout_fd);
     TRY(w.Start());

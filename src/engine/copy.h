@@ -30,26 +30,7 @@ namespace skiff::engine {
 struct CopyOptions {
   bool archive = false;      // -a: keep uid/gid
   bool follow_link = false;  // -L: follow a symlink that SRC names
-  // Copy out of the root of a mount (SRC mapped to "/" of the mount's source): the name
-  // the top entry gets, SRC's own (a volume at /data copies as "data").
-  std::string top_name;
 };
-
-// The container's bind mounts and volumes, for a container that is not running (a running
-// one is reached through /proc/PID/root, where its mounts are in place).
-struct CopyMount {
-  std::string destination;  // in the container
-  std::string source;       // on the host
-};
-// Where a container path lives: the mount whose destination is the path or its nearest
-// parent (compared by components, after "." and ".." are folded as a lexical path), and
-// the path inside that mount's source ("/" for the mount point itself; a trailing "/" or
-// "/." kept). index -1: in the root filesystem, path unchanged.
-struct MountedPath {
-  int index = -1;
-  std::string path;
-};
-MountedPath MountFor(const std::vector<CopyMount>& mounts, const std::string& path);
 
 // rootfs: the host path of the container's root. src/dest: paths in the container (relative
 // to its root, "/" allowed) or on the host; fd: the tar stream for "-".

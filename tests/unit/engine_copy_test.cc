@@ -272,28 +272,5 @@ TEST(CopyArgs, Split) {
   EXPECT_EQ(SplitCopyArg("-"), std::make_pair(std::string(""), std::string("-")));
 }
 
-TEST(CopyMounts, PathsUnderAMountResolveIntoItsSource) {
-  std::vector<CopyMount> m = {{"/data", "/vol/a"}, {"/data/sub/", "/vol/b"}, {"/srv", "/x"}};
-  using P = std::pair<int, std::string>;
-  auto at = [&](const std::string& p) {
-    MountedPath r = MountFor(m, p);
-    return P(r.index, r.path);
-  };
-  EXPECT_EQ(at("/data"), P(0, "/"));
-  EXPECT_EQ(at("/data/"), P(0, "/"));
-  EXPECT_EQ(at("/data/."), P(0, "/."));
-  EXPECT_EQ(at("/data/f.txt"), P(0, "/f.txt"));
-  EXPECT_EQ(at("data/dir/"), P(0, "/dir/"));
-  EXPECT_EQ(at("/data/sub/x"), P(1, "/x"));  // the nearest mount wins
-  EXPECT_EQ(at("/data/sub"), P(1, "/"));
-  EXPECT_EQ(at("/data/./sub/../y"), P(0, "/y"));  // folded as a path
-  EXPECT_EQ(at("/tmp/../srv/k"), P(2, "/k"));
-  EXPECT_EQ(at("/database/x"), P(-1, "/database/x"));  // components, not string prefixes
-  EXPECT_EQ(at("/etc/passwd"), P(-1, "/etc/passwd"));
-  EXPECT_EQ(at("/"), P(-1, "/"));
-  // ".." never climbs out of the root, so it can't leave a mount either: "/data/../.." is "/".
-  EXPECT_EQ(at("/data/../../data/z"), P(0, "/z"));
-}
-
 }  // namespace
 }  // namespace skiff::engine
