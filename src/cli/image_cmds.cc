@@ -16,6 +16,7 @@
 #include "image/push.h"
 #include "image/reference.h"
 #include "image/registry.h"
+#include "image/registry_config.h"
 #include "image/transports.h"
 
 namespace skiff::cli {
@@ -34,6 +35,7 @@ image::ImageMounts Mounts(const Globals& g) { return image::ImageMounts(g.root +
 struct RegistryFlags {
   bool tls_verify = true;
   std::string cert_dir;
+  std::vector<std::string> insecure;
 };
 
 void AddRegistryFlags(CLI::App* cmd, RegistryFlags* f) {
@@ -43,13 +45,22 @@ void AddRegistryFlags(CLI::App* cmd, RegistryFlags* f) {
   cmd->add_option("--cert-dir", f->cert_dir,
                   "the registry's CA certificates (*.crt) and client certificate (*.cert, *.key) "
                   "(default /etc/containers/certs.d/HOST and /etc/docker/certs.d/HOST)");
+  cmd->add_option("--insecure-registry", f->insecure,
+                  "a registry (host[:port] or CIDR) whose HTTPS is not verified and that may "
+                  "be plain HTTP; also \"insecure-registries\" in /etc/skiff/config.json "
+                  "(or $SKIFF_CONFIG)");
 }
 
-image::RegistryOptions MakeRegistryOptions(const Globals& g, const RegistryFlags& f) {
+// The options of a command that contacts a registry: the config file's insecure registries
+// are read (lazily, by image::Registry::Open) only for these.
+Result<image::RegistryOptions> MakeRegistryOptions(const Globals& g, const RegistryFlags& f) {
   image::RegistryOptions o;
   o.tls_verify = f.tls_verify;
   o.cert_dir = f.cert_dir;
   o.skiff_root = g.root;
+  o.read_config = true;
+  for (const auto& e : f.insecure)
+    o.insecure_registries.push_back(TRY(image::CheckInsecureRegistry(e).Wrap("--insecure-registry")));
   return o;
 }
 
@@ -327,7 +338,7 @@ Result<std::string> PullToStore(const Globals& g, image::Store& store, const Pul
     return name;
   }
   image::PullOptions opts;
-  opts.registry = MakeRegistryOptions(g, a.reg);
+  opts.registry = TRY(MakeRegistryOptions(g, a.reg));
   if (!a.platform.empty()) opts.platform = TRY(oci::ParsePlatform(a.platform));
   image::ProgressRenderer progress(stderr);
   if (!a.quiet) opts.progress = progress.Callback();
@@ -397,7 +408,9 @@ void AddPushCommand(CLI::App* cmd, Globals& g, Action& action) {
       auto store = OpenStore(g);
       if (!store.ok()) return Fail(what, store.error());
       image::PushOptions opts;
-      opts.registry = MakeRegistryOptions(g, a->reg);
+      auto reg = MakeRegistryOptions(g, a->reg);
+      if (!reg.ok()) return Fail(what, reg.error());
+      opts.registry = std::move(*reg);
       image::ProgressRenderer progress(stderr);
       if (!a->quiet) opts.progress = progress.Callback();
       auto r = image::Push(*store, a->local, a->remote.empty() ? a->local : a->remote, opts);
@@ -431,8 +444,9 @@ void AddLoginCommands(CLI::App& app, Globals& g, Action& action) {
           std::getline(std::cin, a->cred.password);
         }
         if (a->cred.password.empty()) return Fail(what, MakeError(0, "no password given"));
-        Status st =
-            image::Login(a->registry, a->cred, g.root + "/auth.json", MakeRegistryOptions(g, a->reg));
+        auto reg = MakeRegistryOptions(g, a->reg);
+        if (!reg.ok()) return Fail(what, reg.error());
+        Status st = image::Login(a->registry, a->cred, g.root + "/auth.json", std::move(*reg));
         if (!st) return Fail(what, st.error());
         std::printf("Login Succeeded\n");
         return 0;

@@ -276,12 +276,17 @@ Status SweepTemps(const Store& store) {
 
 // A blob's text if it is JSON: read only when its first byte is '{' (a manifest or an
 // index; a layer, which can be gigabytes, is never read in full to find out). nullopt for
-// anything else, a missing blob included.
-static std::optional<std::string> ReadIfJson(const Store& store, const std::string& digest) {
+// anything else, a missing blob included, and with max_size >= 0 for a blob larger than
+// that (the size of the file it opened: one open, no stat by path before it).
+static std::optional<std::string> ReadIfJson(const Store& store, const std::string& digest,
+                                             off_t max_size = -1) {
   if (!ValidateSha256Digest(digest).ok()) return std::nullopt;
   UniqueFd fd(::open(store.BlobPath(digest).c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  struct stat st;
+  if (max_size >= 0 && (::fstat(fd.get(), &st) < 0 || st.st_size > max_size)) return std::nullopt;
   char first = 0;
-  if (!fd || ::pread(fd.get(), &first, 1, 0) != 1 || first != '{') return std::nullopt;
+  if (::pread(fd.get(), &first, 1, 0) != 1 || first != '{') return std::nullopt;
   auto text = ReadAll(fd.get(), digest.c_str());  // from 0: pread moved no offset
   if (!text.ok()) return std::nullopt;
   return std::move(*text);
@@ -345,10 +350,8 @@ Result<std::vector<DanglingImage>> DanglingImages(const Store& store) {
   for (const auto& n : TRY(BlobNames(store))) {
     std::string digest = "sha256:" + n;
     if (live.count(digest) || !ValidateSha256Digest(digest).ok()) continue;
-    struct stat st;
     // Manifests are small JSON; layers are not worth reading.
-    if (::stat(store.BlobPath(digest).c_str(), &st) < 0 || st.st_size > (1 << 20)) continue;
-    auto text = ReadIfJson(store, digest);
+    auto text = ReadIfJson(store, digest, 1 << 20);
     if (!text) continue;
     auto doc = oci::ParseManifestDoc(*text, "");
     if (!doc.ok() || doc->is_index || doc->manifest.config.digest.empty()) continue;

@@ -1,8 +1,8 @@
 #include "image/registry.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -11,6 +11,7 @@
 
 #include "base/digest.h"
 #include "image/certs.h"
+#include "image/registry_config.h"
 
 namespace skiff::image {
 
@@ -21,13 +22,6 @@ const char* kManifestAccept =
     "application/vnd.oci.image.index.v1+json, "
     "application/vnd.docker.distribution.manifest.v2+json, "
     "application/vnd.docker.distribution.manifest.list.v2+json";
-
-// "127.0.0.1:5000" -> "127.0.0.1"; "[::1]:5000" -> "::1"; "localhost" -> "localhost".
-std::string HostOnly(const std::string& host) {
-  if (!host.empty() && host[0] == '[') return host.substr(1, host.find(']') - 1);
-  if (std::count(host.begin(), host.end(), ':') == 1) return host.substr(0, host.find(':'));
-  return host;
-}
 
 // distribution's error body: {"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown"}]}.
 std::string RegistryWords(const http::Response& r) {
@@ -54,13 +48,11 @@ Error Unexpected(const std::string& what, const http::Response& r) {
 
 bool IsInsecureRegistry(const std::string& host, const RegistryOptions& opts) {
   if (!opts.tls_verify) return true;
-  for (const auto& h : opts.insecure_registries) {
-    if (h == host || h == HostOnly(host)) return true;
-  }
-  std::string bare = HostOnly(host);
-  if (bare == "localhost" || bare == "::1") return true;
-  in_addr a{};
-  return inet_pton(AF_INET, bare.c_str(), &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+  for (const char* loopback : {"localhost", "127.0.0.0/8", "::1/128"})
+    if (MatchesInsecureRegistry(host, loopback)) return true;
+  for (const auto& e : opts.insecure_registries)
+    if (MatchesInsecureRegistry(host, e)) return true;
+  return false;
 }
 
 bool FallBackToHttp(int code) {
@@ -114,14 +106,19 @@ std::string UploadUrl(const std::string& base, const std::string& location,
 }
 
 Registry::Registry(std::string domain, std::string repo, const RegistryOptions& opts, bool push)
-    : domain_(std::move(domain)), repo_(std::move(repo)), opts_(opts), push_(push) {
-  insecure_ = IsInsecureRegistry(domain_, opts_);
-}
+    : domain_(std::move(domain)), repo_(std::move(repo)), opts_(opts), push_(push) {}
 
 Result<std::unique_ptr<Registry>> Registry::Open(const std::string& domain,
                                                  const std::string& repository,
                                                  const RegistryOptions& opts, bool push) {
   std::unique_ptr<Registry> r(new Registry(domain, repository, opts, push));
+  if (opts.read_config) {
+    // Only now, when a registry is contacted: no other command opens the file.
+    RegistryConfig c = TRY(LoadRegistryConfig(FindConfigFile(::geteuid() == 0)));
+    auto& list = r->opts_.insecure_registries;
+    list.insert(list.end(), c.insecure_registries.begin(), c.insecure_registries.end());
+  }
+  r->insecure_ = IsInsecureRegistry(domain, r->opts_);
   std::optional<Credential> cred = opts.credential;
   if (!cred) {
     auto files = opts.auth_files.empty() ? AuthFiles(opts.skiff_root) : opts.auth_files;

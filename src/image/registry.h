@@ -23,12 +23,16 @@ namespace skiff::image {
 struct RegistryOptions {
   // False: every registry is insecure (--tls-verify=false).
   bool tls_verify = true;
-  // Hosts ("host" or "host:port") treated as insecure. 127.0.0.0/8, ::1 and localhost always
-  // are, as in Docker: HTTPS is tried first without verification, and plain HTTP only when
+  // Registries treated as insecure: "host", "host:port" or a CIDR, as CheckInsecureRegistry
+  // (image/registry_config.h) returns them. 127.0.0.0/8, ::1 and localhost always are, as in
+  // Docker: HTTPS is tried first without verification, and plain HTTP only when
   // HTTPS can't connect or its handshake fails. Names are not resolved for this (Docker
   // resolves them, so that a DNS answer of 127.0.0.1 turns verification off; skiff does not
   // let DNS decide that): only the literal addresses and "localhost" are insecure.
   std::vector<std::string> insecure_registries;
+  // Also the insecure-registries of the config file (FindConfigFile), read by Open, so only
+  // when a registry is contacted; what the CLI sets. Off, only the list above counts.
+  bool read_config = false;
   // The directory of the registry's CA certificates (*.crt) and client certificate (*.cert,
   // *.key), instead of /etc/containers/certs.d/HOST and /etc/docker/certs.d/HOST (see
   // image/certs.h). Its CAs are trusted besides the system's.

@@ -4,7 +4,8 @@
 // skiff treats only the literal loopback addresses and "localhost" as insecure), so the
 // certificate really is verified: untrusted, the pull fails; with the CA in --cert-dir or
 // a certs.d directory it works; --tls-verify=false skips the check. 127.0.0.1 is insecure
-// as in Docker: HTTPS without verification first, plain HTTP only when HTTPS fails.
+// as in Docker: HTTPS without verification first, plain HTTP only when HTTPS fails; so is
+// the name once skiff's config file lists it in insecure-registries.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -46,8 +47,15 @@ class TlsTest : public RegistryTest {
     root_ = TempDir("root");
     ca_dir_ = TempDir("cadir");
     ASSERT_TRUE(CopyFile(certs_.ca, ca_dir_ + "/ca.crt", 0644));
-    // Not the host's logins.
+    // Not the host's logins, nor its /etc/skiff/config.json.
     ::setenv("DOCKER_CONFIG", (work_ + "/nodocker").c_str(), 1);
+    config_ = work_ + "/config.json";
+    ASSERT_TRUE(WriteText(config_, "{}"));
+    ::setenv("SKIFF_CONFIG", config_.c_str(), 1);
+  }
+  void TearDown() override {
+    ::unsetenv("SKIFF_CONFIG");
+    RegistryTest::TearDown();
   }
 
   CmdResult Skiff(std::vector<std::string> args) {
@@ -56,14 +64,19 @@ class TlsTest : public RegistryTest {
   }
   // A TLS registry holding a busybox image at x:1.
   LocalRegistry* SeededTlsRegistry(const std::string& user = "", const std::string& pass = "") {
-    LocalRegistry* reg = StartTlsRegistry(certs_, user, pass);
+    return Seeded(StartTlsRegistry(certs_, user, pass), "x:1", user, pass);
+  }
+  // A plain-HTTP registry holding it at y:1.
+  LocalRegistry* SeededPlainRegistry() { return Seeded(StartRegistry(), "y:1"); }
+  LocalRegistry* Seeded(LocalRegistry* reg, const std::string& ref, const std::string& user = "",
+                        const std::string& pass = "") {
     if (!reg) return nullptr;
     std::string src = TempDir("src");
     MakeImage(src, "1", {MakeLayer("gzip")});
     std::vector<std::string> args = {"copy", "--dest-tls-verify=false"};
     if (!user.empty()) args.push_back("--dest-creds=" + user + ":" + pass);
     args.push_back("oci:" + src + ":1");
-    args.push_back("docker://" + reg->host() + "/x:1");
+    args.push_back("docker://" + reg->host() + "/" + ref);
     CmdResult r = Skopeo(args);
     EXPECT_EQ(r.code, 0) << r.err;
     return r.code == 0 ? reg : nullptr;
@@ -82,7 +95,7 @@ class TlsTest : public RegistryTest {
   std::vector<std::string> Images() { return Lines(Skiff({"images", "-q"}).out); }
 
   TestCerts certs_;
-  std::string root_, ca_dir_;
+  std::string root_, ca_dir_, config_;
 };
 
 TEST_F(TlsTest, PullVerifiesTheCertificate) {
@@ -155,13 +168,8 @@ TEST_F(TlsTest, LoopbackAddressIsInsecureHttpsFirst) {
 
   // A plain-HTTP registry: by address, HTTPS fails its handshake and HTTP is tried; by a
   // name that is not insecure, there is no fallback to HTTP unless --tls-verify=false.
-  LocalRegistry* plain = StartRegistry();
+  LocalRegistry* plain = SeededPlainRegistry();
   ASSERT_NE(plain, nullptr);
-  std::string src = TempDir("src");
-  MakeImage(src, "1", {MakeLayer("gzip")});
-  CmdResult seed = Skopeo({"copy", "--dest-tls-verify=false", "oci:" + src + ":1",
-                           "docker://" + plain->host() + "/y:1"});
-  ASSERT_EQ(seed.code, 0) << seed.err;
   EXPECT_EQ(Skiff({"pull", plain->host() + "/y:1"}).code, 0);
   std::string named = Named(plain) + "/y:1";
   CmdResult no_fallback = Skiff({"pull", named});
@@ -169,6 +177,66 @@ TEST_F(TlsTest, LoopbackAddressIsInsecureHttpsFirst) {
                      {"registry " + Named(plain), "https://" + Named(plain) + "/v2/"});
   CmdResult allowed = Skiff({"pull", "--tls-verify=false", named});
   EXPECT_EQ(allowed.code, 0) << allowed.err;
+}
+
+// Docker's insecure-registries, in skiff's config file ($SKIFF_CONFIG here): a plain-HTTP
+// registry reached by a name that is not insecure is pulled over HTTP once the file lists
+// it (host:port, or the host for any port), and an HTTPS one by that name is then not
+// verified. --insecure-registry does the same for one command. A broken file is one error
+// line naming it, and only for commands that contact a registry.
+TEST_F(TlsTest, InsecureRegistriesFromTheConfigFile) {
+  LocalRegistry* plain = SeededPlainRegistry();
+  ASSERT_NE(plain, nullptr);
+  std::string named = Named(plain) + "/y:1";
+  std::string what = "skiff: pull " + named + ": ";
+
+  // Listed for another port, or only as an address range (names are not resolved): HTTPS
+  // only, which a plain-HTTP registry does not speak.
+  ASSERT_TRUE(WriteText(config_, R"({"insecure-registries": [")" + std::string(kName) +
+                                     R"(:1", "127.0.0.0/8"]})"));
+  ExpectOneLineError(Skiff({"pull", named}), what,
+                     {"registry " + Named(plain), "https://" + Named(plain) + "/v2/"});
+  EXPECT_TRUE(Images().empty());
+
+  ASSERT_TRUE(WriteText(config_, R"({"insecure-registries": [")" + Named(plain) + R"("]})"));
+  CmdResult listed = Skiff({"pull", named});
+  ASSERT_EQ(listed.code, 0) << listed.err;
+  EXPECT_EQ(Images().size(), 1u);
+  ASSERT_EQ(Skiff({"rmi", named}).code, 0);
+
+  ASSERT_TRUE(WriteText(config_, "{}"));
+  CmdResult flag = Skiff({"pull", "--insecure-registry", Named(plain), named});
+  ASSERT_EQ(flag.code, 0) << flag.err;
+  ASSERT_EQ(Skiff({"rmi", named}).code, 0);
+  ExpectOneLineError(Skiff({"pull", "--insecure-registry", "reg:99999", named}), what,
+                     {"--insecure-registry", "\"reg:99999\": invalid port"});
+
+  // The host without a port: any port; an HTTPS registry's untrusted certificate is accepted.
+  ASSERT_TRUE(WriteText(config_, R"({"insecure-registries": [")" + std::string(kName) + R"("]})"));
+  LocalRegistry* tls = SeededTlsRegistry();
+  ASSERT_NE(tls, nullptr);
+  CmdResult unverified = Skiff({"pull", Named(tls) + "/x:1"});
+  ASSERT_EQ(unverified.code, 0) << unverified.err;
+
+  // Broken files: one line naming the file, exit 125, for pull, push and login; commands that
+  // contact no registry do not read it.
+  ASSERT_TRUE(WriteText(config_, R"({"insecure-registries": [)"));
+  ExpectOneLineError(Skiff({"pull", named}), what, {config_ + ": invalid JSON: "});
+  ASSERT_TRUE(WriteText(config_, R"({"insecure-registries": "reg.lan"})"));
+  ExpectOneLineError(Skiff({"push", Named(tls) + "/x:1"}), "skiff: push " + Named(tls) + "/x:1: ",
+                     {config_ + ": insecure-registries: expected an array of strings, not string"});
+  ASSERT_TRUE(WriteText(config_, R"({"insecure-registries": ["10.0.0.0/33"]})"));
+  ExpectOneLineError(Skiff({"login", "-u", "u", "-p", "p", Named(tls)}),
+                     "skiff: login " + Named(tls) + ": ",
+                     {config_ + ": insecure-registries: \"10.0.0.0/33\": invalid CIDR"});
+  CmdResult images = Skiff({"images"});
+  EXPECT_EQ(images.code, 0) << images.err;
+  CmdResult ps = Skiff({"ps", "-a"});
+  EXPECT_EQ(ps.code, 0) << ps.err;
+  // A file named by $SKIFF_CONFIG must be there.
+  ::setenv("SKIFF_CONFIG", (work_ + "/none.json").c_str(), 1);
+  ExpectOneLineError(Skiff({"pull", named}), what,
+                     {"open " + work_ + "/none.json", "No such file or directory"});
 }
 
 TEST_F(TlsTest, PushVerifiesTheCertificate) {

@@ -185,6 +185,35 @@ TEST_F(ImagesTest, GarbageCollectionReadsManifestsNotLayers) {
     EXPECT_TRUE(store_->HasBlob(d)) << d;
 }
 
+// Docker's dangling images: manifests no reference reaches, each with its config (the
+// image ID); not what a reference reaches, nor a blob over 1 MiB, which is never read to
+// find out (a manifest is small; a layer can be gigabytes).
+TEST_F(ImagesTest, DanglingImagesAreManifestsNoReferenceReaches) {
+  ASSERT_TRUE(ImportDir(*store_, tree_, "keep:1", {}).ok());
+  // A manifest blob of `size` bytes (0: as it comes), padded with white space (the same
+  // JSON); its digest and its config's.
+  auto manifest = [&](const std::string& cfg, size_t size) {
+    oci::Manifest m;
+    m.media_type = oci::kMediaOciManifest;
+    m.config = {oci::kMediaOciConfig, store_->PutBlob(cfg).value(),
+                static_cast<int64_t>(cfg.size())};
+    std::string text = oci::ManifestJson(m);
+    if (size > text.size()) text.append(size - text.size(), ' ');
+    return std::make_pair(store_->PutBlob(text).value(), m.config.digest);
+  };
+  auto small = manifest(R"({"os":"linux","n":1})", 0);
+  auto at_cap = manifest(R"({"os":"linux","n":2})", 1 << 20);  // still read
+  manifest(R"({"os":"linux","n":3})", (1 << 20) + 1);            // not read
+
+  auto dangling = DanglingImages(*store_);
+  ASSERT_TRUE(dangling.ok()) << dangling.error().Message();
+  std::vector<std::pair<std::string, std::string>> got, want = {small, at_cap};
+  for (const auto& d : *dangling) got.emplace_back(d.manifest_digest, d.config_digest);
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want);
+}
+
 // A pull killed while it made the store (its first Open) or wrote a blob or index.json
 // leaves temp files: the next SweepTemps removes them all, and the store still opens.
 TEST_F(ImagesTest, SweepTempsRemovesEveryKindOfTempFile) {

@@ -56,8 +56,12 @@ TEST(Insecure, LoopbackAndList) {
   o.insecure_registries = {"reg.lan"};
   EXPECT_TRUE(IsInsecureRegistry("reg.lan:5000", o));
   EXPECT_TRUE(IsInsecureRegistry("reg.lan", o));
-  o.insecure_registries = {"reg.lan:5000"};
+  o.insecure_registries = {"reg.lan:5000", "10.0.0.0/8", "fd00::/8"};
   EXPECT_FALSE(IsInsecureRegistry("reg.lan:6000", o));
+  EXPECT_TRUE(IsInsecureRegistry("10.20.30.40:5000", o));
+  EXPECT_TRUE(IsInsecureRegistry("[fd00::5]:443", o));
+  EXPECT_TRUE(IsInsecureRegistry("127.0.0.1:5000", o));  // loopback still
+  EXPECT_FALSE(IsInsecureRegistry("[::2]", o));
   o.tls_verify = false;
   EXPECT_TRUE(IsInsecureRegistry("docker.io", o));
   // Names are not resolved: a name that points at 127.0.0.1 is verified.
