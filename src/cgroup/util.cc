@@ -179,6 +179,10 @@ Result<std::vector<pid_t>> ReadPidsRecursive(const std::string& dir) {
 }
 
 Status RemoveCgroupTree(const std::string& dir) {
+  // A container's cgroup rarely has children: rmdir first, as runc does, and list the
+  // dir (kernfs makes an entry for every control file) only when that fails.
+  if (::rmdir(dir.c_str()) == 0 || errno == ENOENT) return Ok();
+  if (errno != EBUSY && errno != ENOTEMPTY) return Errno("rmdir %s", dir.c_str());
   for (const std::string& child : TRY(Children(dir))) TRY(RemoveCgroupTree(child));
   auto removed = PollUntil(
       [&]() -> Result<bool> {

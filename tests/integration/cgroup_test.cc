@@ -233,6 +233,19 @@ TEST_F(CgroupIntegration, DestroyKillsWhatIsLeft) {
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 }
 
+// A cgroup the container made below its own (systemd inside, a nested runtime) goes too:
+// the first rmdir fails with EBUSY and the children are removed first.
+TEST_F(CgroupIntegration, DestroyRemovesNestedCgroups) {
+  auto m = New(h_, UniqueName(), "c");
+  ASSERT_OK(m);
+  CgroupGuard guard(m->get(), h_);
+  ASSERT_OK((*m)->Create());
+  for (const auto& [c, p] : (*m)->Paths())
+    ASSERT_EQ(::mkdir((DirOf(**m, c) + "/inner").c_str(), 0755), 0) << DirOf(**m, c);
+  ASSERT_OK((*m)->Destroy());
+  for (const auto& [c, p] : (*m)->Paths()) EXPECT_FALSE(PathExists(DirOf(**m, c)));
+}
+
 TEST_F(CgroupIntegration, AddProcessAndErrorMessage) {
   auto m = New(h_, UniqueName(), "c");
   ASSERT_OK(m);
