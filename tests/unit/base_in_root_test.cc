@@ -67,5 +67,27 @@ TEST_F(BaseInRoot, PlantedLinksResolveInsideTheRoot) {
   EXPECT_FALSE(IsDir(top_ + "/outside"));
 }
 
+// The fd is the target's, whether it existed, only its last component was missing (the
+// lookup from the deepest existing parent) or a whole branch was made.
+TEST_F(BaseInRoot, ReturnsTheTargetsFdWhateverWasMissing) {
+  ASSERT_EQ(::mkdir((root_ + "/sys").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((root_ + "/sys/fs").c_str(), 0755), 0);
+  auto same = [&](const UniqueFd& fd, const std::string& p) {
+    struct stat a, b;
+    return ::fstat(fd.get(), &a) == 0 && ::stat(p.c_str(), &b) == 0 && a.st_ino == b.st_ino &&
+           a.st_dev == b.st_dev;
+  };
+  for (const char* p : {"/sys/fs", "/sys/fs/cgroup", "/sys/fs/cgroup/a/b", "/sys/fs/cgroup"}) {
+    auto r = MkdirAllInRoot(rootfd_.get(), p, false);
+    ASSERT_TRUE(r.ok()) << p << ": " << r.error().msg;
+    EXPECT_TRUE(same(*r, root_ + p)) << p;
+  }
+  // A dangling link on the way is an error, not a directory made where it points.
+  ASSERT_EQ(::symlink("/nowhere", (root_ + "/sys/dangling").c_str()), 0);
+  auto r = MkdirAllInRoot(rootfd_.get(), "/sys/dangling/x", false);
+  EXPECT_FALSE(r.ok());
+  EXPECT_FALSE(IsDir(root_ + "/nowhere"));
+}
+
 }  // namespace
 }  // namespace skiff
