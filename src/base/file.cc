@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -136,6 +138,7 @@ struct FlatDir {
 // Past this many directories (a container that wrote a large tree), the rest goes the
 // plain way rather than holding an fd per directory.
 constexpr size_t kMaxFlatDirs = 256;
+constexpr size_t kMinParallelEntries = 64;
 
 // Lists dirs[i]: its files are noted, its subdirectories renamed up into the top (unless
 // it is the top) and appended to dirs.
@@ -207,7 +210,12 @@ Status RemoveTreeParallel(const std::string& path) {
     TRY(ScanFlatDir(dirs, i, st.st_dev, &moved));
   }
   int topfd = dirs[0].fd.get();
-  TRY(ForEachParallel(dirs.size(), 8, [&](size_t i, const std::atomic<bool>&) -> Status {
+  // Threads pay off on big trees (a container's upper dir after apt-get); a --rm
+  // container's handful of entries is quicker to remove than 7 threads are to start.
+  size_t entries = dirs.size();
+  for (const FlatDir& d : dirs) entries += d.files.size();
+  int threads = entries < kMinParallelEntries ? 1 : 8;
+  TRY(ForEachParallel(dirs.size(), threads, [&](size_t i, const std::atomic<bool>&) -> Status {
     FlatDir& d = dirs[i];
     for (const std::string& f : d.files)
       if (::unlinkat(d.fd.get(), f.c_str(), 0) < 0 && errno != ENOENT)
@@ -221,6 +229,20 @@ Status RemoveTreeParallel(const std::string& path) {
   dirs.clear();
   if (::rmdir(path.c_str()) < 0 && errno != ENOENT) return Errno("rmdir %s", path.c_str());
   return Ok();
+}
+
+// Why: ext4 without a journal, as here, skips every inode freed in the last 60 s (360 s
+// while its table block is dirty) and scans the group from its start for each new inode
+// (ialloc.c recently_deleted). A tree made where another was just deleted (a layer after an
+// rmi, a container after a run --rm) paid that scan per file: perf showed 55-70% of a
+// one-layer pull's cycles in recently_deleted and find_get_block_common. With the flag,
+// Orlov's allocator puts each subdir, hence its files, in a block group of its own.
+void HintUnrelatedSubdirs(const std::string& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  int flags = 0;
+  if (!fd || ::ioctl(fd.get(), FS_IOC_GETFLAGS, &flags) < 0 || (flags & FS_TOPDIR_FL)) return;
+  flags |= FS_TOPDIR_FL;
+  (void)::ioctl(fd.get(), FS_IOC_SETFLAGS, &flags);
 }
 
 bool PathExists(const std::string& path) {

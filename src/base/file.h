@@ -37,6 +37,10 @@ Status RemoveAll(const std::string& path);
 // error.
 Status RemoveTreeParallel(const std::string& path);
 bool PathExists(const std::string& path);
+// Marks dir as the top of unrelated hierarchies (chattr +T, as for /home), for dirs whose
+// subdirs come and go (layers, containers). A hint only: filesystems without the flag refuse
+// it, and that's fine.
+void HintUnrelatedSubdirs(const std::string& dir);
 
 // An exclusive flock held for the lifetime of the object.
 class FileLock {

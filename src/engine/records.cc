@@ -294,6 +294,7 @@ Result<ContainerRecord> ParseRecord(const std::string& text) {
 Result<RecordStore> RecordStore::Open(const std::string& root) {
   std::string dir = root + "/containers";
   TRY(MkdirAll(dir, 0700));
+  HintUnrelatedSubdirs(dir);
   return RecordStore(dir);
 }
 

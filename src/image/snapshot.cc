@@ -2,9 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/fs.h>
 #include <sys/file.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -62,22 +60,6 @@ std::string TmpHex(std::string_view name) {
   std::string_view rest = name.substr(kTmpPrefix.size());
   if (rest.size() < 65 || rest[64] != '-' || !IsHex64(rest.substr(0, 64))) return "";
   return std::string(rest.substr(0, 64));
-}
-
-// Marks dir as the top of unrelated hierarchies (chattr +T, as for /home) so that ext4's
-// Orlov allocator puts each layer's temp dir, hence its files, in a block group chosen by the
-// dir's (random) name instead of beside its parent. Why: ext4 without a journal, as here,
-// skips every inode freed in the last 60 s (360 s while its table block is dirty) and scans
-// the group from its start for each new inode (ialloc.c recently_deleted), so a layer
-// unpacked where another tree was just deleted (rmi, prune, a pull after a rm -rf) paid that
-// scan per file: perf showed 55-70% of a one-layer pull's cycles in recently_deleted and
-// find_get_block_common. A hint only: filesystems without the flag refuse it, and that's fine.
-void HintUnrelatedSubdirs(const std::string& dir) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  int flags = 0;
-  if (!fd || ::ioctl(fd.get(), FS_IOC_GETFLAGS, &flags) < 0 || (flags & FS_TOPDIR_FL)) return;
-  flags |= FS_TOPDIR_FL;
-  (void)::ioctl(fd.get(), FS_IOC_SETFLAGS, &flags);
 }
 
 }  // namespace

@@ -54,6 +54,21 @@ TEST_F(BaseFile, RemoveTreeParallel) {
   EXPECT_FALSE(PathExists(deep));
 }
 
+// A tree big enough for the threads (a --rm container's handful of entries is removed on
+// the caller's thread alone): every file and directory goes.
+TEST_F(BaseFile, RemoveTreeParallelOfABigTree) {
+  std::string t = root_ + "/big";
+  for (int d = 0; d < 12; ++d) {
+    std::string dir = t + "/d" + std::to_string(d) + "/sub";
+    ASSERT_TRUE(MkdirAll(dir).ok());
+    for (int f = 0; f < 10; ++f)
+      ASSERT_TRUE(WriteFileAtomic(dir + "/f" + std::to_string(f), "x").ok());
+  }
+  Status st = RemoveTreeParallel(t);
+  ASSERT_TRUE(st.ok()) << st.error().Message();
+  EXPECT_FALSE(PathExists(t));
+}
+
 // A file at the path is removed as RemoveAll would; a symlink to a directory is removed, not
 // followed.
 TEST_F(BaseFile, RemoveTreeParallelOfAFileOrALink) {
