@@ -341,7 +341,8 @@ Result<GeneratedSpec> GenerateSpec(const oci::ImageConfig& image, const RunOptio
   }
   spec["linux"] = linux;
 
-  out.json = spec.dump(2) + "\n";
+  // Compact, as Docker's bundle: half the bytes to write, parse and (in state.json) escape.
+  out.json = spec.dump() + "\n";
   // The runtime would refuse a bad spec anyway; failing here names the engine as the culprit.
   auto parsed = oci::ParseSpec(out.json);
   if (!parsed.ok()) return std::move(parsed).error().Wrap("generated spec");
