@@ -288,7 +288,8 @@ Status RenameContainer(Engine& e, const std::string& ref, const std::string& new
 
 Status RestartContainer(Engine& e, const std::string& ref, std::optional<int> timeout) {
   ContainerRecord r = TRY(Refresh(e, ref));
-  if (Active(r)) TRY(StopContainer(e, r.id, timeout));
+  // Restarting: the stop ends the restart delay, and this start is the restart.
+  if (Active(r) || r.status == ContainerStatus::kRestarting) TRY(StopContainer(e, r.id, timeout));
   // The stopped container's monitor records the exit and cleans up before it leaves; a
   // start before that would find it "restarting".
   r = TRY(AwaitMonitorExit(e, std::move(r), 10000));

@@ -103,6 +103,23 @@ int StopSignalOf(const ContainerRecord& r) {
   return s.ok() ? *s : SIGTERM;
 }
 
+// Marks the container stopped by the user (its restart policy leaves it stopped) under its
+// start lock (LockStart), so the record returned names whatever process there is to stop
+// and no restart begins after it. A restarting container is exited from now on, and its
+// monitor is woken from the delay to clean up and leave.
+Result<ContainerRecord> MarkStoppedByUser(Engine& e, const std::string& id) {
+  ContainerRecord r;
+  {
+    FileLock lock = TRY(LockStart(e, id));
+    r = TRY(e.records.Update(id, [](ContainerRecord* c) {
+      c->stopped_by_user = true;
+      if (c->status == ContainerStatus::kRestarting) c->status = ContainerStatus::kExited;
+    }));
+  }
+  if (!IsRunning(r)) WakeMonitor(r);
+  return r;
+}
+
 }  // namespace
 
 Result<Engine> Engine::Open(const std::string& root) {
@@ -132,6 +149,15 @@ std::string LogPath(const Engine& e, const std::string& id) {
   return e.records.Dir(id) + "/" + id + "-json.log";
 }
 std::string VolumesDir(const Engine& e) { return e.root + "/volumes"; }
+
+Result<FileLock> LockStart(const Engine& e, const std::string& id) {
+  std::string path = BundleDir(e, id) + "/start.lock";
+  auto lock = FileLock::Acquire(path);
+  // The directory went with an rm that came first.
+  if (!lock.ok() && lock.error().code == ENOENT && !PathExists(BundleDir(e, id)))
+    return MakeError(0, "No such container: %s", id.c_str());
+  return lock;
+}
 
 int StartExitCode(const Error& e) {
   const std::string& m = e.Message();
@@ -235,7 +261,7 @@ Result<ContainerRecord> CreateContainer(Engine& e, const RunOptions& opts,
 Status StartContainer(Engine& e, const std::string& ref) {
   ContainerRecord found = TRY(e.records.Lookup(ref));
   // Two starts at once: the second waits here, then finds it running.
-  FileLock lock = TRY(FileLock::Acquire(BundleDir(e, found.id) + "/start.lock"));
+  FileLock lock = TRY(LockStart(e, found.id));
   ContainerRecord r = TRY(Refresh(e, found.id));
   if (IsRunning(r)) return Ok();  // Docker: starting a running container is a no-op
   if (MonitorAlive(r))  // between two runs of a restart policy
@@ -247,7 +273,7 @@ Result<int> StartAttached(Engine& e, const std::string& ref) {
   ContainerRecord found = TRY(e.records.Lookup(ref));
   ContainerRecord r;
   {
-    FileLock lock = TRY(FileLock::Acquire(BundleDir(e, found.id) + "/start.lock"));
+    FileLock lock = TRY(LockStart(e, found.id));
     r = TRY(Refresh(e, found.id));
     if (IsRunning(r) || MonitorAlive(r))
       return MakeError(EBUSY, "container %s is already running", r.id.substr(0, 12).c_str());
@@ -283,11 +309,7 @@ Result<RunResult> RunContainer(Engine& e, const RunOptions& opts,
 Status StopContainer(Engine& e, const std::string& ref, std::optional<int> timeout,
                      std::optional<int> signal) {
   ContainerRecord r = TRY(Refresh(e, ref));
-  r = TRY(e.records.Update(r.id, [](ContainerRecord* c) {
-    c->stopped_by_user = true;
-    // Restarting: no process; the monitor sees the stop when its delay ends.
-    if (c->status == ContainerStatus::kRestarting) c->status = ContainerStatus::kExited;
-  }));
+  r = TRY(MarkStoppedByUser(e, r.id));
   if (!IsRunning(r)) return Ok();
   int t = timeout.value_or(r.config.stop_timeout);
   if (r.status == ContainerStatus::kPaused) {
@@ -321,9 +343,9 @@ Status KillContainer(Engine& e, const std::string& ref, int sig) {
   if (!IsRunning(r))
     return MakeError(0, "cannot kill container: %s: container %s is not running", ref.c_str(),
                      r.id.c_str());
-  // As Docker: the stop signal (or SIGKILL) counts as a manual stop for the restart policy.
-  if (sig == StopSignalOf(r) || sig == SIGKILL)
-    TRY(e.records.Update(r.id, [](ContainerRecord* c) { c->stopped_by_user = true; }));
+  // As Docker: the stop signal (or SIGKILL) counts as a manual stop for the restart policy;
+  // the process to signal is then the one the record names (a restart may have come since).
+  if (sig == StopSignalOf(r) || sig == SIGKILL) r = TRY(MarkStoppedByUser(e, r.id));
   Status st = Signal(e, r, sig);
   if (!st.ok())
     return MakeError(0, "cannot kill container: %s: %s", ref.c_str(), st.error().Message().c_str());
@@ -354,9 +376,12 @@ Status RemoveRecord(Engine& e, const ContainerRecord& r, bool force, bool volume
   // The monitor removing its own exited container (--rm) has nothing to stop or wait for.
   bool own = r.monitor_pid == ::getpid() && !IsRunning(r);
   if (!own && (IsRunning(r) || MonitorAlive(r))) {
-    (void)e.records.Update(r.id, [](ContainerRecord* c) { c->stopped_by_user = true; });
-    (void)Signal(e, r, SIGKILL);
-    if (r.status == ContainerStatus::kPaused) (void)runtime::Resume(e.run_root, r.id);
+    // A monitor in its restart delay is woken by this and leaves.
+    auto marked = MarkStoppedByUser(e, r.id);
+    if (!marked.ok() && IsNoSuchContainer(marked.error())) return Ok();
+    const ContainerRecord& now = marked.ok() ? *marked : r;
+    (void)Signal(e, now, SIGKILL);
+    if (now.status == ContainerStatus::kPaused) (void)runtime::Resume(e.run_root, r.id);
     // Let the monitor record the exit and let go of the container (it may be removing it
     // itself, with --rm).
     for (int waited = 0; waited < 10000; waited += 20) {
@@ -364,9 +389,9 @@ Status RemoveRecord(Engine& e, const ContainerRecord& r, bool force, bool volume
       if (!cur.ok()) return Ok();  // the monitor's --rm got there first
       if (!MonitorAlive(*cur) || cur->monitor_pid == ::getpid()) break;
       if (waited == 2000) {
-        // Still there: asleep before a restart (up to 10 s). We clean up ourselves.
-        UniqueFd m(sys::PidfdOpen(cur->monitor_pid, 0));
-        if (m && MonitorAlive(*cur)) (void)sys::PidfdSendSignal(m.get(), SIGKILL, 0);
+        // Still there, stuck somewhere: we clean up ourselves.
+        UniqueFd m = MonitorFd(*cur);
+        if (m) (void)sys::PidfdSendSignal(m.get(), SIGKILL, 0);
       }
       SleepMs(20);
     }
@@ -385,12 +410,7 @@ Status RemoveRecord(Engine& e, const ContainerRecord& r, bool force, bool volume
 
 Status RemoveContainer(Engine& e, const std::string& ref, bool force, bool volumes) {
   ContainerRecord r = TRY(Refresh(e, ref));
-  // Pinned before anything is signalled, and checked after opening (pid reuse).
-  UniqueFd monitor;
-  if (r.monitor_pid > 0 && r.monitor_pid != ::getpid() && MonitorAlive(r)) {
-    monitor = UniqueFd(sys::PidfdOpen(r.monitor_pid, 0));
-    if (monitor && !MonitorAlive(r)) monitor.reset();
-  }
+  UniqueFd monitor = MonitorFd(r);  // pinned before anything is signalled
   Status st = RemoveRecord(e, r, force, volumes);
   if (st.ok() && monitor) WaitForExit(monitor.get(), 5000);
   return st;

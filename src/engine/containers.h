@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/file.h"
 #include "engine/records.h"
 #include "engine/run_options.h"
 
@@ -53,6 +54,14 @@ std::string RootfsDir(const Engine& e, const std::string& id);
 std::string LogPath(const Engine& e, const std::string& id);
 std::string VolumesDir(const Engine& e);  // <root>/volumes; a volume is <name>/_data
 
+// The container's start lock, <bundle>/start.lock. A start holds it until the process runs
+// (two starts at once: the second then finds it running); a monitor holds it from its
+// decision to restart until the new process is recorded running (never while the container
+// runs or while it waits out the delay); stop, kill and rm -f hold it while they mark the
+// container stopped by the user. So a stop comes either before the decision, which then
+// sees it, or after the record names the new process, which the stop then stops.
+Result<FileLock> LockStart(const Engine& e, const std::string& id);
+
 // skiff create: validates, resolves (and pulls) the image, writes the record, mounts the
 // overlay, writes config.json. Rolls everything back on failure. warnings gets Docker's
 // warnings (swap limit unsupported...).
@@ -81,7 +90,8 @@ int StartExitCode(const Error& e);
 
 // skiff stop: the stop signal (record's, default SIGTERM), then SIGKILL after timeout
 // seconds (nullopt = the record's stop_timeout); signal overrides the stop signal once
-// (stop -s). The restart policy does not restart it.
+// (stop -s). The restart policy does not restart it; a restarting container's monitor is
+// woken from its delay and leaves.
 Status StopContainer(Engine& e, const std::string& ref, std::optional<int> timeout,
                      std::optional<int> signal = std::nullopt);
 // skiff kill: "is not running" unless it runs.

@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "base/fd.h"
 #include "base/file.h"
@@ -29,6 +30,14 @@
 
 namespace skiff::engine {
 namespace {
+
+// What ends a monitor's restart delay early (WakeMonitor). SIGURG, because its default
+// action is to ignore it: one that comes when the monitor is not waiting for it (to the
+// skiff-monitor that watches a running container, or between the delay and the start) does
+// nothing, and the container never inherits a handler or a mask for it. The kernel sends it
+// only for a socket's out-of-band data to an owner set with F_SETOWN, which the monitor never
+// sets; a foreground run does not forward it. (Go's runtime picked it for the same reasons.)
+constexpr int kWakeSignal = SIGURG;
 
 volatile sig_atomic_t g_forward_pid = 0;
 volatile sig_atomic_t g_winch = 0;
@@ -318,6 +327,18 @@ void SleepMs(int64_t ms) {
   }
 }
 
+UniqueFd MonitorFd(const ContainerRecord& r) {
+  if (r.monitor_pid <= 0 || r.monitor_pid == ::getpid() || !MonitorAlive(r)) return UniqueFd();
+  UniqueFd fd(sys::PidfdOpen(r.monitor_pid, 0));
+  if (fd && !MonitorAlive(r)) fd.reset();  // gone, and its pid reused, before we pinned it
+  return fd;
+}
+
+void WakeMonitor(const ContainerRecord& r) {
+  UniqueFd fd = MonitorFd(r);
+  if (fd) (void)sys::PidfdSendSignal(fd.get(), kWakeSignal, 0);
+}
+
 bool MonitorAlive(const ContainerRecord& r) {
   if (r.monitor_pid <= 0 || !runtime::ProcessAlive(r.monitor_pid, r.monitor_start)) return false;
   // A zombie is gone too: its parent (a subreaper that inherited it when the skiff that
@@ -382,22 +403,48 @@ int64_t RestartDelayMs(int restart_count) {
   return std::min<int64_t>(ms, 10000);
 }
 
+int64_t MonotonicMs() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+// Sleeps ms, or until wake (blocked) comes and the record then says the user stopped the
+// container or is gone: any other SIGURG is no reason to end the delay.
+void SleepUnlessStopped(Engine& e, const std::string& id, int64_t ms, const sigset_t& wake) {
+  const int64_t end = MonotonicMs() + ms;
+  for (int64_t left = ms; left > 0; left = end - MonotonicMs()) {
+    struct timespec ts = {static_cast<time_t>(left / 1000),
+                          static_cast<long>(left % 1000) * 1000000};
+    if (::sigtimedwait(&wake, nullptr, &ts) < 0) {
+      if (errno == EAGAIN) return;  // the delay is over
+      continue;                     // EINTR: a handler ran (a foreground run's forwarding)
+    }
+    auto cur = e.records.Lookup(id);
+    if (!cur.ok() || cur->stopped_by_user) return;
+  }
+}
+
 // Between two runs: the record says restarting (Docker counts the restart as it begins) for
-// the policy's delay. false when the user stopped the container meanwhile; the record then
-// says exited again.
+// the policy's delay, which a stop or rm -f ends (WakeMonitor). false when the user stopped
+// the container before it began; whether to start again after it is RunLoop's decision.
 Result<bool> WaitToRestart(Engine& e, ContainerRecord* rec) {
+  // Blocked before the record says restarting, the only state in which stop wakes us: the
+  // wake is kept pending until we wait, not discarded (SIGURG's default action). The mask
+  // is ours again before the next start.
+  sigset_t wake, old;
+  ::sigemptyset(&wake);
+  ::sigaddset(&wake, kWakeSignal);
+  ::sigprocmask(SIG_BLOCK, &wake, &old);
+  ScopeGuard restore([&] { ::sigprocmask(SIG_SETMASK, &old, nullptr); });
   *rec = TRY(e.records.Update(rec->id, [](ContainerRecord* c) {
     if (c->stopped_by_user) return;
     c->status = ContainerStatus::kRestarting;
     c->restart_count++;
   }));
   if (rec->stopped_by_user) return false;
-  SleepMs(RestartDelayMs(rec->restart_count - 1));
-  *rec = TRY(e.records.Update(rec->id, [](ContainerRecord* c) {
-    if (c->stopped_by_user && c->status == ContainerStatus::kRestarting)
-      c->status = ContainerStatus::kExited;
-  }));
-  return !rec->stopped_by_user;  // stopped while we slept
+  SleepUnlessStopped(e, rec->id, RestartDelayMs(rec->restart_count - 1), wake);
+  return true;
 }
 
 // Hands the running container over to skiff-monitor (see monitor_main.cc). Returns only
@@ -430,14 +477,28 @@ void ExecSmallMonitor(Engine& e, const std::string& id, Running& r, int log_fd) 
     if (fd >= 0) ::close(fd);
 }
 
-// Starts the container (again) and watches it until it stops for good.
+// Starts the container (again) and watches it until it stops for good. first: the first
+// start, whose caller holds the start lock if it takes one (StartContainer); a restart
+// (after WaitToRestart) takes it here.
 Result<int> RunLoop(Engine& e, ContainerRecord rec, bool foreground, bool first,
                     const std::function<void(const Status&)>& on_started) {
   const std::string id = rec.id;
   UniqueFd log(::open(LogPath(e, id).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640));
   if (!log) return Errno("open %s", LogPath(e, id).c_str());
-  int exit_code = 0;
+  int exit_code = first ? 0 : rec.exit_code;
   for (;;) {
+    // A restart is decided, started and recorded running under the start lock, which stop
+    // takes to mark the container stopped (LockStart): a stop that lands meanwhile waits and
+    // then stops the new process, instead of being lost to it.
+    std::optional<FileLock> restart_lock;
+    if (!first) {
+      restart_lock = TRY(LockStart(e, id));
+      rec = TRY(e.records.Update(id, [](ContainerRecord* c) {
+        if (c->stopped_by_user && c->status == ContainerStatus::kRestarting)
+          c->status = ContainerStatus::kExited;
+      }));
+      if (rec.stopped_by_user) break;  // stopped during the delay
+    }
     auto run = StartProcess(e, rec, foreground);
     if (!run.ok()) {
       Error err = std::move(run).error();
@@ -452,6 +513,7 @@ Result<int> RunLoop(Engine& e, ContainerRecord rec, bool foreground, bool first,
         r->start_failed_at = NowRfc3339Nano();
         if (ran) r->finished_at = r->start_failed_at;
       }));
+      restart_lock.reset();
       if (first) on_started(err);
       Finish(e, rec, exit_code);
       return err;
@@ -465,6 +527,7 @@ Result<int> RunLoop(Engine& e, ContainerRecord rec, bool foreground, bool first,
       c->oom_killed = false;
       c->error.clear();
     }));
+    restart_lock.reset();
     if (first) on_started(Ok());
     first = false;
     if (!foreground) ExecSmallMonitor(e, id, r, log.get());

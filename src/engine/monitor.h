@@ -9,6 +9,7 @@
 #include <string>
 
 #include "base/error.h"
+#include "base/fd.h"
 #include "engine/containers.h"
 
 namespace skiff::engine {
@@ -31,9 +32,16 @@ Status SpawnMonitor(Engine& e, const std::string& id);
 
 // Whether the record's monitor still runs (pid and start time match).
 bool MonitorAlive(const ContainerRecord& r);
+// The record's monitor, pinned by a pidfd and checked to be it after opening (a reused pid
+// is not); invalid when it is gone or is the calling process.
+UniqueFd MonitorFd(const ContainerRecord& r);
+// Ends the restart delay of the record's monitor, if it is in one: it then reads the record,
+// and leaves when the user stopped the container (stop, rm -f). A monitor that is not
+// waiting ignores it.
+void WakeMonitor(const ContainerRecord& r);
 
 // Sleeps ms milliseconds, resumed across signals: the engine's polling loops (wait, stop,
-// rm, prune, restart) and the monitor's restart delay.
+// rm, prune, restart).
 void SleepMs(int64_t ms);
 
 }  // namespace skiff::engine
