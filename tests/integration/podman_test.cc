@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -93,6 +94,13 @@ class PodmanTest : public ::testing::TestWithParam<ClientRuntime> {
     // What a user would do; conmon and podman call the runtime's kill and delete (and resume
     // first for a paused container: so no thawing behind podman's back before this).
     CmdResult rm = Podman({"rm", "-a", "-f", "-t", "0"}, 30000);
+    if (rm.code != 0) {
+      // podman's own race, seen with runc as with skiff under load: a container that dies
+      // between its stop and its kill fails the rm with "container does not exist". Once
+      // more, as a user would; the leak checks below still hold the runtime to account.
+      std::fprintf(stderr, "podman rm -a -f failed once, again: %s\n", rm.err.c_str());
+      rm = Podman({"rm", "-a", "-f", "-t", "0"}, 30000);
+    }
     EXPECT_EQ(rm.code, 0) << rm.err;
     ThawCgroups(cgroup_);
     KillChildren();
