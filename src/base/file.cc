@@ -197,19 +197,28 @@ Status RemoveTreeParallel(const std::string& path) {
     if (errno == ENOTDIR || errno == ELOOP) return RemoveAll(path);
     return Errno("open %s", path.c_str());
   }
+  return RemoveTreeParallel(path, top.get());
+}
+
+Status RemoveTreeParallel(const std::string& path, int top) {
   struct stat st;
-  if (::fstat(top.get(), &st) < 0) return Errno("stat %s", path.c_str());
+  if (::fstat(top, &st) < 0) return Errno("stat %s", path.c_str());
   std::vector<FlatDir> dirs;
-  dirs.push_back({std::move(top), path, "", {}});
+  dirs.push_back({UniqueFd(top), path, "", {}});
+  // The top fd is the caller's: dirs[0] only borrows it.
+  auto drop_dirs = [&dirs] {
+    if (!dirs.empty()) (void)dirs[0].fd.release();
+    dirs.clear();
+  };
+  ScopeGuard give_back(drop_dirs);
   int moved = 0;
   for (size_t i = 0; i < dirs.size(); ++i) {
     if (dirs.size() > kMaxFlatDirs) {
-      dirs.clear();
+      drop_dirs();
       return RemoveAll(path);
     }
     TRY(ScanFlatDir(dirs, i, st.st_dev, &moved));
   }
-  int topfd = dirs[0].fd.get();
   // Threads pay off on big trees (a container's upper dir after apt-get); a --rm
   // container's handful of entries is quicker to remove than 7 threads are to start.
   size_t entries = dirs.size();
@@ -222,11 +231,11 @@ Status RemoveTreeParallel(const std::string& path) {
         return Errno("remove %s/%s", d.shown.c_str(), f.c_str());
     if (i == 0) return Ok();
     d.fd.reset();
-    if (::unlinkat(topfd, d.name_in_top.c_str(), AT_REMOVEDIR) < 0 && errno != ENOENT)
+    if (::unlinkat(top, d.name_in_top.c_str(), AT_REMOVEDIR) < 0 && errno != ENOENT)
       return Errno("rmdir %s", d.shown.c_str());
     return Ok();
   }));
-  dirs.clear();
+  drop_dirs();
   if (::rmdir(path.c_str()) < 0 && errno != ENOENT) return Errno("rmdir %s", path.c_str());
   return Ok();
 }

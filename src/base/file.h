@@ -36,6 +36,9 @@ Status RemoveAll(const std::string& path);
 // leaves, then emptied and removed from a few threads at once. A missing path is not an
 // error.
 Status RemoveTreeParallel(const std::string& path);
+// The same with path's directory already open as top (O_RDONLY | O_DIRECTORY), which the
+// caller keeps open throughout (a flock on it lasts until the tree is gone).
+Status RemoveTreeParallel(const std::string& path, int top);
 bool PathExists(const std::string& path);
 // Marks dir as the top of unrelated hierarchies (chattr +T, as for /home), for dirs whose
 // subdirs come and go (layers, containers). A hint only: filesystems without the flag refuse

@@ -226,20 +226,63 @@ Status CopyUp(const std::string& rootfs, const std::string& target, const std::s
 
 }  // namespace
 
+namespace {
+
+constexpr std::string_view kVolumeMark = "anon-volume-";
+
+std::string MarkPath(const std::string& dir, const std::string& name) {
+  return dir + "/" + std::string(kVolumeMark) + name;
+}
+
+// A new anonymous volume's directory, volumes_dir/<name>, made after its marker.
+Result<std::string> MakeAnonymousVolume(const std::string& volumes_dir, const std::string& dir) {
+  std::string name = TRY(NewContainerId());  // Docker's anonymous volumes are 64-hex too
+  std::string path = volumes_dir + "/" + name;
+  if (::symlink(path.c_str(), MarkPath(dir, name).c_str()) < 0)
+    return Errno("mark volume %s", name.c_str());
+  TRY(MkdirAll(volumes_dir, 0755));
+  if (::mkdir(path.c_str(), 0755) < 0) {
+    Error err = Errno("volume %s", name.c_str());  // EEXIST: someone's, so not marked
+    UnmarkVolume(dir, name);
+    return err;
+  }
+  return name;
+}
+
+}  // namespace
+
+std::vector<std::string> MarkedVolumes(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return out;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name.substr(0, kVolumeMark.size()) == kVolumeMark &&
+        IsHexId(name.substr(kVolumeMark.size())))
+      out.emplace_back(name.substr(kVolumeMark.size()));
+  }
+  ::closedir(d);
+  return out;
+}
+
+void UnmarkVolume(const std::string& dir, const std::string& name) {
+  (void)::unlink(MarkPath(dir, name).c_str());
+}
+
 Result<std::map<std::string, std::string>> PrepareVolumes(
     const std::string& volumes_dir, const oci::ImageConfig& image, const RunOptions& opts,
-    const std::string& rootfs, std::vector<std::string>* anonymous) {
+    const std::string& rootfs, const std::string& dir, std::vector<std::string>* anonymous) {
   std::map<std::string, std::string> out;
   auto make = [&](std::string name, const std::string& target, bool nocopy) -> Status {
     bool anon = name.empty();
     if (anon) {
-      name = TRY(NewContainerId());  // Docker's anonymous volumes are 64-hex too
+      name = TRY(MakeAnonymousVolume(volumes_dir, dir));
       if (anonymous) anonymous->push_back(name);
     } else {
       TRY(ValidateVolumeName(name));
     }
     std::string data = volumes_dir + "/" + name + "/_data";
-    bool fresh = !PathExists(data);
+    bool fresh = anon || !PathExists(data);
     TRY(MkdirAll(data, 0755).Wrap("volume " + name));
     if (fresh && !nocopy) TRY(CopyUp(rootfs, target, data));
     out[target] = data;

@@ -59,9 +59,18 @@ Result<EtcFiles> WriteEtcFiles(const std::string& dir, const std::string& hostna
 // volumes_dir/<name>/_data (made on first use), anonymous ones (-v /dst and the image's
 // VOLUMEs not otherwise mounted) under a new random name; anonymous gets those names.
 // A volume made now gets what the image has at its target (Docker's copy-up; not with
-// nocopy), read from rootfs through openat2(RESOLVE_IN_ROOT).
+// nocopy), read from rootfs through openat2(RESOLVE_IN_ROOT). Each anonymous volume is
+// marked in dir, the container's directory, before it is made (see below).
 Result<std::map<std::string, std::string>> PrepareVolumes(
     const std::string& volumes_dir, const oci::ImageConfig& image, const RunOptions& opts,
-    const std::string& rootfs, std::vector<std::string>* anonymous);
+    const std::string& rootfs, const std::string& dir, std::vector<std::string>* anonymous);
+
+// The markers of a container's anonymous volumes: <dir>/anon-volume-<name>, a symlink to
+// the volume. A create writes one before it makes the volume (which must be new: mkdir, not
+// one that exists) and removes them once its record, which lists the volumes, is written.
+// So markers are found only in the directory of a create that died meanwhile, and name only
+// volumes it made: the sweep that removes that directory removes those volumes with it.
+std::vector<std::string> MarkedVolumes(const std::string& dir);
+void UnmarkVolume(const std::string& dir, const std::string& name);
 
 }  // namespace skiff::engine

@@ -10,6 +10,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <set>
 
 #include "base/fd.h"
 #include "base/file.h"
@@ -55,14 +57,15 @@ Result<image::Image> ResolveImage(Engine& e, const image::Store& store, const Ru
 // The parts of a new container that exist on disk, undone together on failure.
 struct Undo {
   Engine* e = nullptr;
-  std::string id;
+  RecordStore::Building* building = nullptr;  // its directory, and the flock on it
   std::vector<std::string> volumes;
   bool armed = true;
   ~Undo() {
-    if (!armed || id.empty()) return;
+    if (!armed) return;
     for (const auto& v : volumes) (void)RemoveAll(VolumesDir(*e) + "/" + v);
     // Never remove the directory through a mount that is still there.
-    if (UnmountAll(RootfsDir(*e, id)).ok()) (void)e->records.Remove(id);
+    if (UnmountAll(RootfsDir(*e, building->id)).ok())
+      (void)e->records.Remove(building->id, std::move(building->lock));
   }
 };
 
@@ -186,7 +189,7 @@ Result<ContainerRecord> Create(Engine& e, const RunOptions& opts,
   ContainerRecord rec;
   RecordStore::Building building = TRY(e.records.NewDir());  // locked until Create returns
   rec.id = building.id;
-  Undo undo{&e, rec.id};
+  Undo undo{&e, &building};
   rec.name = opts.name;
   rec.image = opts.image;
   rec.image_id = img.config_digest;
@@ -207,7 +210,8 @@ Result<ContainerRecord> Create(Engine& e, const RunOptions& opts,
     if (!rootfd) return Errno("open %s", rootfs.c_str());
     in.user = TRY(ResolveUser(rootfd.get(), opts.user.empty() ? img.config.config.user : opts.user));
   }
-  in.volume_paths = TRY(PrepareVolumes(VolumesDir(e), img.config, opts, rootfs, &undo.volumes));
+  in.volume_paths =
+      TRY(PrepareVolumes(VolumesDir(e), img.config, opts, rootfs, dir, &undo.volumes));
   std::vector<std::string> anon = undo.volumes;
   in.init_path = e.init_path;
   auto h = cgroup::Detect();
@@ -248,6 +252,8 @@ Result<ContainerRecord> Create(Engine& e, const RunOptions& opts,
   }
   rec = TRY(e.records.Create(std::move(rec)));
   undo.armed = false;
+  // The record lists them now (their markers would tell a sweep to remove them).
+  for (const auto& v : anon) UnmarkVolume(dir, v);
   return rec;
 }
 
@@ -398,8 +404,11 @@ Status RemoveRecord(Engine& e, const ContainerRecord& r, bool force, bool volume
   }
   TRY(runtime::Delete(e.run_root, r.id, true));
   TRY(UnmountAll(RootfsDir(e, r.id)));
-  if (volumes) {
-    for (const auto& v : r.config.anonymous_volumes) (void)RemoveAll(VolumesDir(e) + "/" + v);
+  for (const auto& v : r.config.anonymous_volumes) {
+    if (volumes) (void)RemoveAll(VolumesDir(e) + "/" + v);
+    // A create killed just after its record left the markers: a removal that dies must not
+    // leave a directory whose markers would have the sweep remove volumes rm keeps.
+    UnmarkVolume(BundleDir(e, r.id), v);
   }
   Status st = e.records.Remove(r.id);
   if (!st.ok() && IsNoSuchContainer(st.error())) return Ok();
@@ -460,14 +469,53 @@ Result<ContainerRecord> Refresh(Engine& e, const std::string& ref) {
   return out;
 }
 
-Result<std::vector<ContainerRecord>> ListContainers(Engine& e) {
-  // What creates that died before their record left (a mounted rootfs, a bundle): no one
-  // can name them, so ps cleans them up, as it reconciles containers whose monitor died.
-  auto orphans = e.records.TakeOrphans();
-  if (orphans.ok()) {
-    for (const std::string& dir : *orphans)
-      if (UnmountAll(dir + "/rootfs").ok()) (void)RemoveTreeParallel(dir);
+namespace {
+
+// The volumes that containers with a record use, by name: their anonymous ones, and
+// whatever their spec mounts from VolumesDir (a named volume, or another's by its id).
+Result<std::set<std::string>> VolumesInUse(const Engine& e) {
+  std::set<std::string> used;
+  std::string vols = VolumesDir(e) + "/";
+  for (const ContainerRecord& r : TRY(e.records.List())) {
+    used.insert(r.config.anonymous_volumes.begin(), r.config.anonymous_volumes.end());
+    auto spec = oci::LoadSpec(BundleDir(e, r.id) + "/config.json");
+    if (!spec.ok() && spec.error().code == ENOENT) continue;  // removed meanwhile
+    if (!spec.ok()) return std::move(spec).error();
+    for (const oci::Mount& m : spec->mounts) {
+      if (m.source.rfind(vols, 0) != 0) continue;
+      std::string rest = m.source.substr(vols.size());
+      used.insert(rest.substr(0, rest.find('/')));
+    }
   }
+  return used;
+}
+
+// The directories of commands that died (TakeOrphans): the anonymous volumes a dead create
+// made (its markers; not one a container uses), what is mounted at the rootfs, the tree.
+// Each marker goes after its volume, so that a sweep killed halfway leaves the rest to the
+// next one (the directory stays locked until it is gone).
+void SweepTaken(const Engine& e, std::vector<RecordStore::Taken>& taken) {
+  std::optional<Result<std::set<std::string>>> used;  // read once a volume is marked
+  for (RecordStore::Taken& t : taken) {
+    std::vector<std::string> marked = MarkedVolumes(t.path);
+    if (!marked.empty() && !used) used = VolumesInUse(e);
+    if (!marked.empty() && !used->ok()) continue;  // in use unknown: left for the next sweep
+    for (const std::string& v : marked) {
+      if (!(*used)->count(v)) (void)RemoveAll(VolumesDir(e) + "/" + v);
+      UnmarkVolume(t.path, v);
+    }
+    if (UnmountAll(t.path + "/rootfs").ok()) (void)RemoveTreeParallel(t.path, t.lock.get());
+  }
+}
+
+}  // namespace
+
+Result<std::vector<ContainerRecord>> ListContainers(Engine& e) {
+  // What creates and removals that died left (a mounted rootfs, a bundle, anonymous
+  // volumes): no one can name them, so ps cleans them up, as it reconciles containers
+  // whose monitor died.
+  auto taken = e.records.TakeOrphans();
+  if (taken.ok()) SweepTaken(e, *taken);
   std::vector<ContainerRecord> out;
   for (const ContainerRecord& r : TRY(e.records.List())) {
     auto cur = Refresh(e, r.id);

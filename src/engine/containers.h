@@ -8,6 +8,9 @@
 //   upper/, work/        the overlay's writable layer
 //   hostname, hosts, resolv.conf   bind-mounted over /etc/...
 //   <id>-json.log        Docker's json-file log, written by the monitor
+//   anon-volume-<name>   while it is built only: an anonymous volume it made (container_fs.h)
+// A directory without record.json and without its builder's flock is a create that died;
+// .removing-<id> is one being removed (flocked by its remover): ListContainers sweeps both.
 // Runtime state (runtime::StateOf) lives under Engine::run_root, shared by every --root:
 // ids are random 64-hex, so two stores never collide there.
 //

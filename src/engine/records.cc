@@ -86,21 +86,33 @@ std::string StripSlash(const std::string& name) {
   return !name.empty() && name[0] == '/' ? name.substr(1) : name;
 }
 
-bool IsHexId(const std::string& s) {
-  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
+constexpr std::string_view kRemoving = ".removing-";
 
-// The names in dir that are container ids (directories, with or without a record).
-Result<std::vector<std::string>> IdsIn(const std::string& dir) {
+// The names in dir that are container ids (directories, with or without a record); and,
+// from the same listing, the ids of its .removing-<id> directories.
+Result<std::vector<std::string>> IdsIn(const std::string& dir,
+                                       std::vector<std::string>* removing = nullptr) {
   DIR* d = ::opendir(dir.c_str());
   if (!d) return Errno("open %s", dir.c_str());
   std::vector<std::string> ids;
-  while (struct dirent* e = ::readdir(d))
-    if (IsHexId(e->d_name)) ids.push_back(e->d_name);
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (IsHexId(e->d_name)) {
+      ids.push_back(e->d_name);
+    } else if (removing && name.substr(0, kRemoving.size()) == kRemoving &&
+               IsHexId(name.substr(kRemoving.size()))) {
+      removing->emplace_back(name.substr(kRemoving.size()));
+    }
+  }
   ::closedir(d);
   return ids;
+}
+
+// The directory at path, flocked if no one holds its lock; invalid otherwise.
+UniqueFd TryLockDir(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) < 0) return UniqueFd();
+  return fd;
 }
 
 Result<FileLock> LockStore(const std::string& dir) {
@@ -110,6 +122,12 @@ Result<FileLock> LockStore(const std::string& dir) {
 }  // namespace
 
 const char* StatusName(ContainerStatus s) { return NameOf(kStatusNames, s); }
+
+bool IsHexId(std::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
 
 bool IsNoSuchContainer(const Error& e) { return e.Message().rfind("No such container", 0) == 0; }
 
@@ -351,17 +369,26 @@ Result<RecordStore::Building> RecordStore::NewDir() {
   return b;
 }
 
-Result<std::vector<std::string>> RecordStore::TakeOrphans() {
+Result<std::vector<RecordStore::Taken>> RecordStore::TakeOrphans() {
   FileLock lock = TRY(LockStore(dir_));
-  std::vector<std::string> ids = TRY(IdsIn(dir_));
-  std::vector<std::string> out;
+  std::vector<std::string> removing;
+  std::vector<std::string> ids = TRY(IdsIn(dir_, &removing));
+  std::vector<Taken> out;
   for (const auto& id : ids) {
     if (PathExists(Dir(id) + "/record.json")) continue;
-    UniqueFd fd(::open(Dir(id).c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) < 0) continue;  // being built
-    if (PathExists(Dir(id) + "/record.json")) continue;             // Create wrote it meanwhile
+    UniqueFd fd = TryLockDir(Dir(id));
+    if (!fd) continue;                                   // being built
+    if (PathExists(Dir(id) + "/record.json")) continue;  // Create wrote it meanwhile
     std::string gone = dir_ + "/.removing-" + id;
-    if (::rename(Dir(id).c_str(), gone.c_str()) == 0) out.push_back(gone);
+    if (::rename(Dir(id).c_str(), gone.c_str()) == 0) out.push_back({gone, std::move(fd)});
+  }
+  for (const auto& id : removing) {
+    // Its remover holds the lock until the tree is gone. Locked only once the remover had
+    // removed it and let go: a directory no longer there (no links).
+    std::string path = dir_ + "/.removing-" + id;
+    UniqueFd fd = TryLockDir(path);
+    struct stat st;
+    if (fd && ::fstat(fd.get(), &st) == 0 && st.st_nlink > 0) out.push_back({path, std::move(fd)});
   }
   return out;
 }
@@ -450,8 +477,17 @@ Status RecordStore::Rename(const std::string& ref, const std::string& new_name_i
   return Write(r);
 }
 
-Status RecordStore::Remove(const std::string& id) {
+Status RecordStore::Remove(const std::string& id, UniqueFd dir_lock) {
   if (!IsHexId(id)) return MakeError(0, "remove: \"%s\" is not a container id", id.c_str());
+  if (!dir_lock) {
+    // Flocked before the rename, so that the .removing- directory is never seen unlocked
+    // while this remover lives. Waits out a sweep's look at it, or a concurrent rm's removal.
+    dir_lock = UniqueFd(::open(Dir(id).c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dir_lock && errno == ENOENT) return MakeError(0, "No such container: %s", id.c_str());
+    if (!dir_lock) return Errno("open %s", Dir(id).c_str());
+    while (::flock(dir_lock.get(), LOCK_EX) < 0)
+      if (errno != EINTR) return Errno("lock %s", Dir(id).c_str());
+  }
   std::string gone = dir_ + "/.removing-" + id;
   {
     FileLock lock = TRY(LockStore(dir_));
@@ -460,7 +496,7 @@ Status RecordStore::Remove(const std::string& id) {
       return Errno("rename %s", Dir(id).c_str());
     }
   }
-  return RemoveTreeParallel(gone);
+  return RemoveTreeParallel(gone, dir_lock.get());
 }
 
 }  // namespace skiff::engine

@@ -11,6 +11,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/error.h"
@@ -92,6 +93,8 @@ std::string NowRfc3339Nano();
 Result<std::string> NewContainerId();
 // Docker's adjective_surname names.
 Result<std::string> GenerateName();
+// 64 lowercase hex digits: a container id (NewContainerId), or an anonymous volume's name.
+bool IsHexId(std::string_view s);
 
 // Whether e is Lookup's (or Load's) "No such container: REF".
 bool IsNoSuchContainer(const Error& e);
@@ -110,10 +113,17 @@ class RecordStore {
     UniqueFd lock;
   };
   Result<Building> NewDir();
-  // The directories of creates that died before writing their record (no record, no
-  // lock): each is renamed to .removing-<id> under the store lock, and those paths are
-  // returned for the caller to unmount what is mounted in them and remove them.
-  Result<std::vector<std::string>> TakeOrphans();
+  // A directory taken for removal, <root>/containers/.removing-<id>, flocked for as long
+  // as `lock` lives: a .removing- directory whose lock is free is one whose remover died.
+  struct Taken {
+    std::string path;
+    UniqueFd lock;
+  };
+  // What commands that died left (no process holds their lock): the directories of creates
+  // that died before writing their record, each renamed to .removing-<id> under the store
+  // lock, and the .removing- directories of removals that died before the tree was gone.
+  // Returned locked, for the caller to unmount what is mounted in them and remove them.
+  Result<std::vector<Taken>> TakeOrphans();
   // Under the lock: a generated name when it has none, and a creation time; refuses a
   // name in use with Docker's conflict text; writes the record, once. rec.id is a
   // directory from NewDir (left for the caller to remove when Create fails), or empty for
@@ -131,10 +141,12 @@ class RecordStore {
   Status Rename(const std::string& ref, const std::string& new_name);
   // Every record, oldest first.
   Result<std::vector<ContainerRecord>> List() const;
-  // Deletes the container's directory (record, bundle, logs). The directory is renamed away
-  // under the lock first, so a crash midway leaves no half record behind; then its tree is
-  // removed by RemoveTreeParallel.
-  Status Remove(const std::string& id);
+  // Deletes the container's directory (record, bundle, logs). The directory is flocked,
+  // then renamed away to .removing-<id> under the store lock, so a crash midway leaves no
+  // half record behind; then its tree is removed by RemoveTreeParallel, the flock held
+  // until it is gone (a removal that dies is finished by TakeOrphans). dir_lock: the
+  // directory's flocked fd when the caller holds one (a create rolling back its NewDir).
+  Status Remove(const std::string& id, UniqueFd dir_lock = UniqueFd());
 
   // <root>/containers/<id>: where the bundle, upper/, work/ and logs go too.
   std::string Dir(const std::string& id) const { return dir_ + "/" + id; }

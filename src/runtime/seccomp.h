@@ -24,7 +24,9 @@ Result<SeccompProgram> CompileSeccomp(const oci::Seccomp& spec);
 // CompileSeccomp through a cache in dir ("" = no cache): <dir>/<key>.bpf, where the key is
 // the digest of every field of the spec that shapes the program, with libseccomp's version,
 // API level and native architecture. A missing or malformed file is compiled and
-// (best effort, atomically, mode 0600) written; dir is made 0700 when missing. The cache
+// (best effort, atomically, mode 0600) written; dir is made 0700 when missing. After such a
+// miss (never on a hit) the files of dir that this version would not write are removed:
+// those of older versions, and temp files of killed writes once a minute old. The cache
 // is as trusted as the runtime's state root it lives in.
 Result<SeccompProgram> CompileSeccompCached(const oci::Seccomp& spec, const std::string& dir);
 std::string SeccompCacheKey(const oci::Seccomp& spec);

@@ -2,8 +2,12 @@
 // is the largest piece of user-space work in a container start (a third of `skiff run`'s
 // CPU samples under perf), and every container an engine starts asks for the same profile,
 // so the program is kept under a hash of everything that determines it, beside that text.
+#include <dirent.h>
+#include <fcntl.h>
 #include <seccomp.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -81,6 +85,44 @@ std::string FileKey(const std::string& text) {
   return StrFormat("%016llx-%zu", static_cast<unsigned long long>(h), text.size());
 }
 
+// Whether name is one FileKey gives, with ".bpf": 16 hex digits, '-', the key's size.
+bool IsCurrentName(std::string_view name) {
+  constexpr std::string_view kExt = ".bpf";
+  if (name.size() < 16 + 1 + 1 + kExt.size() || name.substr(name.size() - kExt.size()) != kExt ||
+      name[16] != '-')
+    return false;
+  std::string_view hash = name.substr(0, 16), size = name.substr(17, name.size() - 17 - 4);
+  return hash.find_first_not_of("0123456789abcdef") == std::string_view::npos &&
+         size.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+// A temp file WriteFileAtomic left (<name>.bpf.tmp.XXXXXX) younger than this may be another
+// start's write in progress, which takes microseconds; an older one is a killed write's.
+constexpr time_t kTempFileAge = 60;
+
+// Files this version never reads again: those of older versions (v1 named them by the
+// key's SHA-256, "<64 hex>.bpf") and old temp files of writes that were killed. Nothing
+// else sweeps the cache dir, so without this they would stay for ever. Run after a miss
+// only: a hit, the common start, pays nothing for it.
+void RemoveStaleFiles(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return;
+  time_t now = ::time(nullptr);
+  while (struct dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name == "." || name == ".." || e->d_type == DT_DIR || IsCurrentName(name)) continue;
+    size_t tmp = name.find(".bpf.tmp.");
+    if (tmp != std::string_view::npos && IsCurrentName(name.substr(0, tmp + 4))) {
+      struct stat st;
+      if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+          now - st.st_mtime < kTempFileAge)
+        continue;
+    }
+    (void)::unlinkat(::dirfd(d), e->d_name, 0);  // a directory (DT_UNKNOWN) fails: kept
+  }
+  ::closedir(d);
+}
+
 Result<SeccompProgram> Load(const std::string& path, const std::string& key) {
   std::string data = TRY(ReadFile(path));
   Header hd;
@@ -125,6 +167,7 @@ Result<SeccompProgram> CompileSeccompCached(const oci::Seccomp& spec, const std:
     data.append(reinterpret_cast<const char*>(p.filter.data()),
                 p.filter.size() * sizeof(sock_filter));
     (void)WriteFileAtomic(path, data, 0600);
+    RemoveStaleFiles(dir);
   }
   return p;
 }

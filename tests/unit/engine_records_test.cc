@@ -1,5 +1,7 @@
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -323,7 +325,7 @@ TEST_F(EngineRecords, OrphanedBuildDirIsTakenLiveOneIsNot) {
     auto store = RecordStore::Open(root_);
     auto taken = store->TakeOrphans();
     bool ok = taken.ok() && taken->size() == 1 &&
-              (*taken)[0] == root_ + "/containers/.removing-" + dead_id;
+              (*taken)[0].path == root_ + "/containers/.removing-" + dead_id;
     ::_exit(ok ? 0 : 1);
   }
   int status = 0;
@@ -333,9 +335,66 @@ TEST_F(EngineRecords, OrphanedBuildDirIsTakenLiveOneIsNot) {
   EXPECT_TRUE(PathExists(root_ + "/containers/.removing-" + dead_id + "/config.json"));
   EXPECT_TRUE(PathExists(s.Dir(live->id)));
   EXPECT_TRUE(s.Lookup("done").ok());
-  auto again = s.TakeOrphans();  // the live one is locked by this process's own fd
+  // The live one is locked by this process's own fd; the child, which took the dead one,
+  // is gone without removing it: its .removing- directory is taken again.
+  auto again = s.TakeOrphans();
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(again->size(), 1u);
+  EXPECT_EQ((*again)[0].path, root_ + "/containers/.removing-" + dead_id);
+}
+
+// A removal that died between its rename and the end of the tree's removal left a
+// .removing- directory: TakeOrphans takes it (locked), but never one whose remover still
+// holds its lock.
+TEST_F(EngineRecords, RemovingDirOfADeadRemoverIsTakenLiveOneIsNot) {
+  RecordStore s = Store();
+  std::string dead = root_ + "/containers/.removing-" + *NewContainerId();
+  std::string live = root_ + "/containers/.removing-" + *NewContainerId();
+  ASSERT_TRUE(MkdirAll(dead + "/upper/etc").ok());
+  ASSERT_TRUE(MkdirAll(live + "/upper").ok());
+  ASSERT_TRUE(MkdirAll(root_ + "/containers/.removing-not-an-id").ok());
+  UniqueFd remover(::open(live.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(remover);
+  ASSERT_EQ(::flock(remover.get(), LOCK_EX), 0);
+  auto taken = s.TakeOrphans();
+  ASSERT_TRUE(taken.ok()) << taken.error().Message();
+  ASSERT_EQ(taken->size(), 1u);
+  EXPECT_EQ((*taken)[0].path, dead);
+  // Returned locked: another sweep can't take it meanwhile.
+  UniqueFd other(::open(dead.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(other);
+  EXPECT_NE(::flock(other.get(), LOCK_EX | LOCK_NB), 0);
+  auto again = s.TakeOrphans();
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->empty());
+  EXPECT_TRUE(PathExists(live));
+}
+
+// Remove flocks the directory before it renames it, and holds that until the tree is gone:
+// while another holds the lock (a sweep looking at it), Remove waits.
+TEST_F(EngineRecords, RemoveLocksTheDirectoryBeforeItsRename) {
+  RecordStore s = Store();
+  auto b = s.NewDir();
+  ASSERT_TRUE(b.ok());
+  ContainerRecord r = Make("locked");
+  r.id = b->id;
+  ASSERT_TRUE(s.Create(r).ok());
+  std::atomic<bool> done{false};
+  Status st = Ok();
+  std::thread rm([&] {
+    st = s.Remove(r.id);
+    done = true;
+  });
+  ::usleep(200 * 1000);
+  bool waited = !done;
+  bool in_place = PathExists(s.Dir(r.id) + "/record.json");
+  b->lock.reset();
+  rm.join();
+  EXPECT_TRUE(waited);
+  EXPECT_TRUE(in_place);
+  EXPECT_TRUE(st.ok()) << st.error().Message();
+  EXPECT_FALSE(PathExists(s.Dir(r.id)));
+  EXPECT_FALSE(PathExists(root_ + "/containers/.removing-" + r.id));
 }
 
 ino_t Inode(const std::string& path) {

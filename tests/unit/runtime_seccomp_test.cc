@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include <cstring>
+#include <ctime>
 
 #include "base/file.h"
 #include "runtime/seccomp.h"
@@ -376,6 +377,37 @@ TEST_F(SeccompCache, NoDirMeansNoCache) {
   auto p = CompileSeccompCached(s, "");
   ASSERT_TRUE(p.ok());
   EXPECT_TRUE(SameFilter(*p, MustCompile(s)));
+}
+
+// What a miss leaves in the cache dir: current-named files (any profile's) and what is not a
+// file; v1's SHA-256-named files, unknown names and a killed write's old temp file go. A
+// fresh temp file may be a concurrent write's: it stays. A hit removes nothing.
+TEST_F(SeccompCache, MissRemovesFilesOfOtherVersions) {
+  oci::Seccomp other = AllowAllBut({Rule({"mkdirat"}, "SCMP_ACT_ERRNO")});
+  ASSERT_TRUE(CompileSeccompCached(other, dir_).ok());
+  std::string v1 = dir_ + "/" + std::string(64, 'e') + ".bpf";
+  std::string junk = dir_ + "/notes.txt";
+  std::string sub = dir_ + "/subdir";
+  std::string old_tmp = FileOf(other) + ".tmp.AbC123";
+  std::string new_tmp = FileOf(other) + ".tmp.XyZ789";
+  for (const auto& f : {v1, junk, old_tmp, new_tmp}) ASSERT_TRUE(WriteFileAtomic(f, "x").ok()) << f;
+  ASSERT_EQ(::mkdir(sub.c_str(), 0700), 0);
+  struct timespec hour_ago[2] = {{::time(nullptr) - 3600, 0}, {::time(nullptr) - 3600, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, old_tmp.c_str(), hour_ago, 0), 0);
+
+  ASSERT_TRUE(CompileSeccompCached(other, dir_).ok());  // a hit
+  EXPECT_EQ(::access(v1.c_str(), F_OK), 0) << "a hit swept the dir";
+
+  oci::Seccomp s = DefaultSeccompProfile({"CAP_CHOWN"});
+  ASSERT_TRUE(CompileSeccompCached(s, dir_).ok());  // a miss
+  EXPECT_EQ(::access(FileOf(s).c_str(), F_OK), 0);
+  EXPECT_EQ(::access(FileOf(other).c_str(), F_OK), 0);
+  EXPECT_EQ(::access(new_tmp.c_str(), F_OK), 0);
+  EXPECT_EQ(::access(sub.c_str(), F_OK), 0);
+  for (const auto& f : {v1, junk, old_tmp}) EXPECT_NE(::access(f.c_str(), F_OK), 0) << f;
+  auto again = CompileSeccompCached(other, dir_);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(SameFilter(*again, MustCompile(other)));
 }
 
 }  // namespace
