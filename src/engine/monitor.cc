@@ -21,7 +21,6 @@
 #include "engine/container_fs.h"
 #include "engine/container_ops.h"
 #include "engine/logs.h"
-#include "net/link.h"
 #include "runtime/container.h"
 #include "runtime/create_internal.h"
 #include "runtime/explain.h"
@@ -109,20 +108,6 @@ Result<std::pair<UniqueFd, UniqueFd>> Pipe() {
   return std::make_pair(UniqueFd(p[0]), UniqueFd(p[1]));
 }
 
-// A new network namespace starts with its loopback down; Docker brings it up for every
-// container that has one of its own (--network none included), before the process runs.
-Status BringUpLoopback(const runtime::Created& c) {
-  if (!c.spec.linux) return Ok();
-  bool own_netns = false;
-  for (const auto& ns : c.spec.linux->namespaces)
-    own_netns = own_netns || (ns.type == "network" && ns.path.empty());
-  if (!own_netns) return Ok();
-  std::string path = StrFormat("/proc/%d/ns/net", c.pid.get());
-  UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!ns) return Errno("open %s", path.c_str());
-  return net::SetLinkUp(ns.get(), "lo").Wrap("container network");
-}
-
 Result<Running> StartProcess(Engine& e, const ContainerRecord& rec, bool foreground) {
   std::string rootfs = RootfsDir(e, rec.id);
   std::string dir = BundleDir(e, rec.id);
@@ -139,6 +124,7 @@ Result<Running> StartProcess(Engine& e, const ContainerRecord& rec, bool foregro
   // run --explain (container_ops.h); in a detached run's monitor it prints into the pipe
   // to `run -d` (SpawnMonitor), for the first start only.
   co.explain = CurrentExplain();
+  co.loopback_up = true;  // Docker brings lo up in every network namespace of its own
   if (e.fresh_id == rec.id && e.fresh_spec) {
     co.config_json = &e.fresh_json;
     co.spec = &*e.fresh_spec;
@@ -177,10 +163,9 @@ Result<Running> StartProcess(Engine& e, const ContainerRecord& rec, bool foregro
   in_r.reset();
   if (!made.ok()) return std::move(made).error();
   runtime::Created c = std::move(made.value());
-  Status st = BringUpLoopback(c);
   runtime::SyncMsg start = {};
   start.type = runtime::SyncType::kStart;
-  if (st.ok()) st = runtime::SendSync(c.sync_fd.get(), start);
+  Status st = runtime::SendSync(c.sync_fd.get(), start);
   if (st.ok()) st = WaitExec(c.sync_fd.get());
   if (co.explain) co.explain->Flush(true);
   if (!st.ok()) {

@@ -30,6 +30,10 @@ struct CreateOptions {
   // and the spec parsed from it and validated: create does not read and parse it again.
   const std::string* config_json = nullptr;
   const oci::Spec* spec = nullptr;
+  // The engine's: a network namespace the container makes gets its loopback up, as Docker
+  // does for every container with one of its own. The child does it (one ioctl, as crun),
+  // so the parent never enters the namespace. A joined namespace is left as it is.
+  bool loopback_up = false;
 };
 
 Status Create(const CreateOptions& opts);

@@ -260,6 +260,8 @@ Result<Created> CreateContainer(const CreateOptions& opts, bool for_run) {
   PlanOptions po{bundle, opts.no_pivot, preserve, &h, c.cgroup->Paths()};
   po.seccomp_cache = opts.root + "/.seccomp";  // ListIds skips dot names
   ChildPlan plan = TRY(BuildPlan(spec, po));
+  plan.loopback_up =
+      opts.loopback_up && ((plan.clone_flags | plan.unshare_flags) & CLONE_NEWNET) != 0;
   if (ex) ExplainPlan(*ex, plan);
   if (listen_fds > 0) {
     plan.env.push_back(StrFormat("LISTEN_FDS=%d", listen_fds));

@@ -101,6 +101,7 @@ struct ChildPlan {
   std::vector<std::pair<std::string, std::string>> sysctls;  // "net/ipv4/ip_forward", "1"
 
   // Identity and limits.
+  bool loopback_up = false;  // a new network namespace's lo brought up (the engine asks)
   std::optional<std::string> hostname;
   std::optional<std::string> domainname;
   std::vector<RlimitStep> rlimits;

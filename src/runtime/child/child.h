@@ -17,7 +17,7 @@ Result<pid_t> Spawn(const ChildPlan& plan, int clone_into);
 
 // The steps, in the files that own them (called from Run in order).
 Status PrepareRootfs(const ChildPlan& plan);  // rootfs.cc: mounts, devices, masks, pivot_root
-Status ApplyIdentity(const ChildPlan& plan);  // process.cc: hostname, rlimits, oom score
+Status ApplyIdentity(const ChildPlan& plan);  // process.cc: lo, hostname, rlimits, oom score
 // process.cc: the executable found in the container's root (before create returns, so
 // that "not found" fails create as in runc), then the start wait, user, caps and execve.
 Result<std::string> ResolveExecutable(const ChildPlan& plan);

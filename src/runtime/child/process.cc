@@ -1,9 +1,11 @@
 // The container process's identity and its last steps before execve.
 #include <fcntl.h>
 #include <grp.h>
+#include <net/if.h>
 #include <signal.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -162,9 +164,23 @@ Status WaitStart(const ChildPlan& plan, int* report_fd) {
   return Ok();
 }
 
+// In the container's new network namespace, before its capabilities go: lo starts down.
+Status BringUpLoopback() {
+  UniqueFd s(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!s) return Errno("socket to bring lo up");
+  struct ifreq ifr = {};
+  std::memcpy(ifr.ifr_name, "lo", 3);
+  if (::ioctl(s.get(), SIOCGIFFLAGS, &ifr) < 0) return Errno("get the flags of lo");
+  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
+  if (::ioctl(s.get(), SIOCSIFFLAGS, &ifr) < 0) return Errno("bring lo up");
+  if (TraceOn()) Trace("net", "lo up: ioctl SIOCSIFFLAGS IFF_UP");
+  return Ok();
+}
+
 }  // namespace
 
 Status ApplyIdentity(const ChildPlan& plan) {
+  if (plan.loopback_up) TRY(BringUpLoopback());
   if (plan.hostname && ::sethostname(plan.hostname->data(), plan.hostname->size()) < 0)
     return Errno("sethostname %s", plan.hostname->c_str());
   if (TraceOn() && plan.hostname) Trace("hostname", "sethostname %s", plan.hostname->c_str());
