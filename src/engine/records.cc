@@ -108,10 +108,17 @@ Result<std::vector<std::string>> IdsIn(const std::string& dir,
   return ids;
 }
 
-// The directory at path, flocked if no one holds its lock; invalid otherwise.
-UniqueFd TryLockDir(const std::string& path) {
+// The directory at path, flocked: once its lock is free (wait), or at once, invalid when
+// someone holds it. The one way the store locks a container's directory (NewDir, Remove,
+// TakeOrphans), so that all three agree on what a held lock means.
+Result<UniqueFd> LockDir(const std::string& path, bool wait) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) < 0) return UniqueFd();
+  if (!fd) return Errno("open %s", path.c_str());
+  while (::flock(fd.get(), wait ? LOCK_EX : LOCK_EX | LOCK_NB) < 0) {
+    if (errno == EINTR) continue;
+    if (!wait && errno == EWOULDBLOCK) return UniqueFd();
+    return Errno("lock %s", path.c_str());
+  }
   return fd;
 }
 
@@ -360,12 +367,12 @@ Result<RecordStore::Building> RecordStore::NewDir() {
   FileLock lock = TRY(LockStore(dir_));
   Building b;
   b.id = TRY(MakeDirLocked());
-  b.lock = UniqueFd(::open(Dir(b.id).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!b.lock || ::flock(b.lock.get(), LOCK_EX) < 0) {
-    Error err = Errno("lock %s", Dir(b.id).c_str());
+  auto locked = LockDir(Dir(b.id), true);
+  if (!locked.ok()) {
     (void)::rmdir(Dir(b.id).c_str());
-    return err;
+    return std::move(locked).error();
   }
+  b.lock = std::move(locked.value());
   return b;
 }
 
@@ -376,8 +383,9 @@ Result<std::vector<RecordStore::Taken>> RecordStore::TakeOrphans() {
   std::vector<Taken> out;
   for (const auto& id : ids) {
     if (PathExists(Dir(id) + "/record.json")) continue;
-    UniqueFd fd = TryLockDir(Dir(id));
-    if (!fd) continue;                                   // being built
+    auto locked = LockDir(Dir(id), false);
+    if (!locked.ok() || !*locked) continue;              // being built
+    UniqueFd fd = std::move(locked.value());
     if (PathExists(Dir(id) + "/record.json")) continue;  // Create wrote it meanwhile
     std::string gone = dir_ + "/.removing-" + id;
     if (::rename(Dir(id).c_str(), gone.c_str()) == 0) out.push_back({gone, std::move(fd)});
@@ -386,7 +394,9 @@ Result<std::vector<RecordStore::Taken>> RecordStore::TakeOrphans() {
     // Its remover holds the lock until the tree is gone. Locked only once the remover had
     // removed it and let go: a directory no longer there (no links).
     std::string path = dir_ + "/.removing-" + id;
-    UniqueFd fd = TryLockDir(path);
+    auto locked = LockDir(path, false);
+    if (!locked.ok()) continue;
+    UniqueFd fd = std::move(locked.value());
     struct stat st;
     if (fd && ::fstat(fd.get(), &st) == 0 && st.st_nlink > 0) out.push_back({path, std::move(fd)});
   }
@@ -482,11 +492,10 @@ Status RecordStore::Remove(const std::string& id, UniqueFd dir_lock) {
   if (!dir_lock) {
     // Flocked before the rename, so that the .removing- directory is never seen unlocked
     // while this remover lives. Waits out a sweep's look at it, or a concurrent rm's removal.
-    dir_lock = UniqueFd(::open(Dir(id).c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!dir_lock && errno == ENOENT) return MakeError(0, "No such container: %s", id.c_str());
-    if (!dir_lock) return Errno("open %s", Dir(id).c_str());
-    while (::flock(dir_lock.get(), LOCK_EX) < 0)
-      if (errno != EINTR) return Errno("lock %s", Dir(id).c_str());
+    auto locked = LockDir(Dir(id), true);
+    if (!locked.ok() && locked.error().code == ENOENT)
+      return MakeError(0, "No such container: %s", id.c_str());
+    dir_lock = TRY(std::move(locked));
   }
   std::string gone = dir_ + "/.removing-" + id;
   {
